@@ -1,0 +1,151 @@
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int str_copy(char *dst, size_t dst_size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= dst_size)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len)
+{
+	char *buf = NULL;
+	size_t used = 0, cap = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (used + 1 >= cap) {
+			char *nbuf;
+
+			cap = cap ? cap * 2 : 4096;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				ret = -ENOMEM;
+				goto err_free;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + used, cap - used - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto err_free;
+		}
+		if (n == 0)
+			break;
+		used += n;
+		if (used > max) {
+			ret = -EFBIG;
+			goto err_free;
+		}
+	}
+	if (!buf) {
+		buf = malloc(1);
+		if (!buf) {
+			ret = -ENOMEM;
+			goto err_close;
+		}
+	}
+	buf[used] = '\0';
+	close(fd);
+	*out = buf;
+	if (len)
+		*len = used;
+	return 0;
+
+err_free:
+	free(buf);
+err_close:
+	close(fd);
+	return ret;
+}
+
+int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode)
+{
+	char tmp[PATH_MAX];
+	size_t off = 0;
+	int fd, ret;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto err_unlink;
+		}
+		off += n;
+	}
+	/* open() honours the umask; the contract says the exact mode. */
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = -errno;
+		goto err_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	return 0;
+
+err_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return ret;
+}
+
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,26 @@
+/* Small helpers shared by weftd and the CNI plugin. */
+#ifndef WEFT_UTIL_H
+#define WEFT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Copy with truncation check: 0, or -ENAMETOOLONG when src does not fit. */
+int str_copy(char *dst, size_t dst_size, const char *src);
+
+/* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
+int file_read_all(const char *path, size_t max, char **out, size_t *len);
+
+/* Write a file atomically: temp file in the same directory, fsync, rename. */
+int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode);
+
+/* Parse a base-10 unsigned integer in [min, max]; whole string must match. */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Monotonic clock in milliseconds. */
+uint64_t now_ms(void);
+
+#endif
