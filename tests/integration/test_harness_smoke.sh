@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The harness itself: etcd and 3 nodes on the underlay, etcdctl from every
+# node reaches etcd, and a run that fails half-way leaves nothing behind.
+# labels: harness
+# timeout: 120
+source "$WEFT_SRC/tests/lib/harness.sh"
+h_init
+
+h_underlay
+h_etcd_start
+h_ext_add
+for n in 1 2 3; do
+	h_node_add "$n"
+done
+
+for n in 1 2 3; do
+	ns=$(h_node_ns "$n")
+	ETCDCTL_API=3 ip netns exec "$ns" etcdctl --dial-timeout=2s \
+		--endpoints "$H_ETCD_ENDPOINT" put "/smoke/n$n" "hello from $n" >/dev/null ||
+		h_fail "node $n cannot write to etcd over the underlay"
+	got=$(ETCDCTL_API=3 ip netns exec "$ns" etcdctl --endpoints "$H_ETCD_ENDPOINT" \
+		get --print-value-only "/smoke/n$n")
+	h_assert_eq "hello from $n" "$got" "value read back by node $n"
+	ip netns exec "$ns" ping -c1 -W2 -q "$H_EXT_IP" >/dev/null ||
+		h_fail "node $n cannot reach the external host"
+done
+h_assert_eq 3 "$(h_etcdctl get --prefix --keys-only /smoke/ | grep -c .)" "keys in etcd"
+
+# The root namespace must not have grown any link.
+root_links=$(ip -o link show | grep -c "$H_RUN" || true)
+h_assert_eq 0 "$root_links" "links with the run prefix in the root namespace"
+
+# A nested run that starts etcd and a node, then fails: its trap must remove
+# its namespaces, its etcd and its scratch directory.
+inner=wti$(printf '%x' $RANDOM)
+set +e
+H_RUN=$inner bash -c '
+	source "$WEFT_SRC/tests/lib/harness.sh"
+	h_init
+	h_underlay
+	h_etcd_start
+	h_node_add 1
+	echo "$H_ETCD_PID" > '"$H_TMP/inner.pid"'
+	echo "$H_TMP" > '"$H_TMP/inner.tmp"'
+	h_fail "deliberate failure"
+' 2>"$H_TMP/inner.log"
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || h_fail "the failing inner run exited 0"
+inner_pid=$(cat "$H_TMP/inner.pid")
+kill -0 "$inner_pid" 2>/dev/null && h_fail "inner etcd (pid $inner_pid) still runs"
+left=$(ip netns list | awk -v p="$inner-" 'index($1, p) == 1' | wc -l)
+h_assert_eq 0 "$left" "namespaces left by the failed inner run"
+[ -e "$(cat "$H_TMP/inner.tmp")" ] && h_fail "inner scratch directory left behind"
+h_log "failed inner run cleaned up: no netns, no etcd, no scratch dir"
+exit 0

@@ -1,0 +1,234 @@
+# shellcheck shell=bash
+# netns test harness: builds DESIGN.md's topology out of network namespaces.
+#
+#   source "$WEFT_SRC/tests/lib/harness.sh"
+#   h_init                 # root check (exit 77 if not root), run prefix, cleanup trap
+#   h_underlay             # netns $H_RUN-ul with bridge br0
+#   h_etcd_start           # etcd in netns $H_RUN-etcd on 198.18.0.254:2379
+#   h_node_add 1           # netns $H_RUN-n1, eth0 198.18.0.1/24 on the underlay
+#   h_ext_add              # "external" host $H_RUN-ext on 198.18.0.200
+#   h_bg "$H_RUN-n1" log cmd...   # start a process in a netns, remembered for cleanup
+#
+# Nothing is attached to the root namespace: every veth is created with both
+# ends already inside test namespaces. Everything the run made is removed on
+# exit (also on failure or signal); processes are killed by pid.
+
+set -uo pipefail
+
+H_ETCD_IP=198.18.0.254
+H_EXT_IP=198.18.0.200
+H_PIDS=()
+H_NETNS=()
+H_DIRS=()
+H_CLEANUPS=()
+
+h_log() { echo "[$(date +%T.%3N)] $*" >&2; }
+h_fail() {
+	h_log "FAIL: $*"
+	exit 1
+}
+
+# h_init: must be the first call. Sets H_RUN (unique, short: it prefixes
+# netns names) and H_TMP (a private scratch directory).
+h_init() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: integration tests need root (network namespaces)" >&2
+		exit 77
+	fi
+	H_RUN=${H_RUN:-wt$(printf '%x%04x' $$ $RANDOM)}
+	H_TMP=$(mktemp -d "/tmp/$H_RUN.XXXX")
+	H_DIRS+=("$H_TMP")
+	trap h_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	: "${WEFT_BIN:?WEFT_BIN must name the directory holding weftd and weft}"
+	h_log "run $H_RUN, scratch $H_TMP"
+}
+
+# h_on_cleanup CMD: run CMD (eval'd) at cleanup, before netns are deleted.
+h_on_cleanup() { H_CLEANUPS+=("$1"); }
+
+h_cleanup() {
+	local rc=$? pid i ns
+	trap - EXIT INT TERM
+	for ((i = ${#H_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${H_CLEANUPS[$i]}" >/dev/null 2>&1 || true
+	done
+	for pid in "${H_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${H_PIDS[@]}"; do
+		h_wait_pid "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
+	done
+	for ns in "${H_NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	# Anything a test created by hand with the run prefix goes too.
+	for ns in $(ip netns list 2>/dev/null | awk -v p="$H_RUN-" 'index($1, p) == 1 {print $1}'); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for i in "${H_DIRS[@]}"; do
+		rm -rf "$i"
+	done
+	if [ "$rc" -eq 0 ]; then
+		h_log "PASS"
+	else
+		h_log "exit $rc"
+	fi
+	exit "$rc"
+}
+
+# h_wait_pid PID SECONDS: wait for a process to exit (not necessarily our child).
+h_wait_pid() {
+	local pid=$1 deadline=$((SECONDS + $2))
+	while kill -0 "$pid" 2>/dev/null; do
+		# A zombie child counts as gone once reaped.
+		if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
+			wait "$pid" 2>/dev/null
+			return 0
+		fi
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# h_wait_for SECONDS DESCRIPTION CMD...: poll CMD every 50 ms until it succeeds.
+# Prints how long it took; returns 1 on timeout.
+h_wait_for() {
+	local limit=$1 desc=$2 start now
+	shift 2
+	start=$(date +%s%N)
+	while :; do
+		if "$@" >/dev/null 2>&1; then
+			now=$(date +%s%N)
+			H_WAITED_MS=$(((now - start) / 1000000))
+			h_log "$desc: after ${H_WAITED_MS} ms"
+			return 0
+		fi
+		now=$(date +%s%N)
+		if [ $(((now - start) / 1000000)) -ge $((limit * 1000)) ]; then
+			h_log "$desc: not within ${limit} s"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# h_netns_add NAME: a namespace with lo up, remembered for cleanup.
+h_netns_add() {
+	ip netns add "$1" || h_fail "ip netns add $1"
+	H_NETNS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# h_underlay: the L2 segment every node, etcd and the external host hang off.
+h_underlay() {
+	h_netns_add "$H_RUN-ul"
+	ip -n "$H_RUN-ul" link add br0 type bridge || h_fail "underlay bridge"
+	ip -n "$H_RUN-ul" link set br0 up
+}
+
+# h_attach NS PORTNAME ADDR/LEN: eth0 in NS, its peer PORTNAME on the
+# underlay bridge. Both ends are created inside namespaces.
+h_attach() {
+	local ns=$1 port=$2 addr=$3
+	ip -n "$ns" link add eth0 type veth peer name "$port" netns "$H_RUN-ul" ||
+		h_fail "veth for $ns"
+	ip -n "$H_RUN-ul" link set "$port" master br0 up
+	ip -n "$ns" addr add "$addr" dev eth0
+	ip -n "$ns" link set eth0 up
+}
+
+# h_node_add N: node netns $H_RUN-nN, eth0 198.18.0.N/24, forwarding on,
+# default route via the external host. Sets per-node paths:
+#   /run/$H_RUN-nN/ (subnet.env lives here) and /var/lib/cni/$H_RUN-nN
+h_node_add() {
+	local n=$1 ns="$H_RUN-n$1"
+	h_netns_add "$ns"
+	h_attach "$ns" "n$n" "198.18.0.$n/24"
+	ip -n "$ns" route add default via "$H_EXT_IP" dev eth0
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+	mkdir -p "/run/$ns" "/var/lib/cni/$ns"
+	H_DIRS+=("/run/$ns" "/var/lib/cni/$ns")
+}
+
+# h_node_ns N, h_subnet_file N, h_cni_dir N: names and paths for node N.
+h_node_ns() { echo "$H_RUN-n$1"; }
+h_subnet_file() { echo "/run/$H_RUN-n$1/subnet.env"; }
+h_cni_dir() { echo "/var/lib/cni/$H_RUN-n$1"; }
+
+# h_ext_add: a host outside the overlay (checks masquerade).
+h_ext_add() {
+	h_netns_add "$H_RUN-ext"
+	h_attach "$H_RUN-ext" ext "$H_EXT_IP/24"
+}
+
+# h_bg NS LOGFILE CMD...: start CMD inside NS in the background; sets H_LAST_PID.
+h_bg() {
+	local ns=$1 logf=$2
+	shift 2
+	ip netns exec "$ns" "$@" >>"$logf" 2>&1 &
+	H_LAST_PID=$!
+	H_PIDS+=("$H_LAST_PID")
+}
+
+# h_kill PID [SIGNAL]: signal a process and wait (bounded) for it to exit.
+h_kill() {
+	local pid=$1 sig=${2:-TERM}
+	kill -"$sig" "$pid" 2>/dev/null || return 0
+	h_wait_pid "$pid" 10 || {
+		kill -KILL "$pid" 2>/dev/null
+		h_wait_pid "$pid" 5
+	}
+}
+
+# h_etcd_start [extra etcd args...]: etcd in netns $H_RUN-etcd, reachable at
+# http://198.18.0.254:2379 over the underlay and 127.0.0.1:2379 inside.
+# Sets H_ETCD_PID, H_ETCD_DIR, H_ETCD_ENDPOINT. Extra args replace the
+# client URLs when they set --listen-client-urls (TLS tests do).
+h_etcd_start() {
+	local ns="$H_RUN-etcd" scheme=${H_ETCD_SCHEME:-http}
+	if [ -z "${H_ETCD_DIR:-}" ]; then
+		h_netns_add "$ns"
+		h_attach "$ns" etcd "$H_ETCD_IP/24"
+		H_ETCD_DIR="$H_TMP/etcd"
+		mkdir -p "$H_ETCD_DIR"
+	fi
+	H_ETCD_ENDPOINT="$scheme://$H_ETCD_IP:2379"
+	h_bg "$ns" "$H_TMP/etcd.log" etcd --name weft-test --data-dir "$H_ETCD_DIR/data" \
+		--listen-client-urls "$scheme://$H_ETCD_IP:2379,$scheme://127.0.0.1:2379" \
+		--advertise-client-urls "$H_ETCD_ENDPOINT" \
+		--listen-peer-urls http://127.0.0.1:2380 \
+		--initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster weft-test=http://127.0.0.1:2380 \
+		--log-level warn "$@"
+	H_ETCD_PID=$H_LAST_PID
+	h_wait_for 30 "etcd healthy" h_etcdctl endpoint health ||
+		{ tail -20 "$H_TMP/etcd.log" >&2; h_fail "etcd did not start"; }
+}
+
+# h_etcd_stop [SIGNAL]: stop etcd, keep its data dir for a restart.
+h_etcd_stop() {
+	h_kill "$H_ETCD_PID" "${1:-TERM}"
+}
+
+# h_etcdctl ARGS...: etcdctl v3 against the test etcd, from inside its netns.
+# Honours H_ETCDCTL_TLS (extra flags for TLS runs).
+h_etcdctl() {
+	# shellcheck disable=SC2086
+	ETCDCTL_API=3 ip netns exec "$H_RUN-etcd" etcdctl --dial-timeout=2s --command-timeout=5s \
+		--endpoints "${H_ETCD_SCHEME:-http}://127.0.0.1:2379" ${H_ETCDCTL_TLS:-} "$@"
+}
+
+# h_net_config JSON: write the network config to <prefix>/config.
+h_net_config() {
+	h_etcdctl put "${H_PREFIX:-/coreos.com/network}/config" "$1" >/dev/null ||
+		h_fail "could not write the network config"
+}
+
+# h_assert_eq EXPECTED ACTUAL WHAT
+h_assert_eq() {
+	[ "$1" = "$2" ] || h_fail "$3: expected '$1', got '$2'"
+}
