@@ -1,0 +1,216 @@
+/* Lease key and value. The value must match flannel's Go encoding byte for
+ * byte (etcdctl users and mixed clusters compare them), so it is built with
+ * jansson in a fixed key order and compact separators. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "common/util.h"
+#include "subnet/lease.h"
+
+#define SUBNETS_DIR "/subnets/"
+
+int lease_key_format(const char *prefix, const struct ip4_net *sn, char *buf, size_t len)
+{
+	char a[IP4_ADDR_STRLEN];
+	int n;
+
+	ip4_format_addr(ip4_net_first(sn), a);
+	n = snprintf(buf, len, "%s" SUBNETS_DIR "%s-%u", prefix, a, sn->prefix);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Case-sensitive hex pair. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* IPv6 part of a dual-stack key, "fc00:0:0:1::-64": lower-case hex and
+ * colons, '-', prefix as flannel reads it (7 bits). Only its shape is
+ * checked; weft uses the IPv4 part. */
+static bool v6_part_ok(const char *s)
+{
+	const char *dash = strrchr(s, '-');
+	bool colon = false;
+	uint64_t plen;
+
+	if (!dash || dash == s)
+		return false;
+	for (const char *p = s; p < dash; p++) {
+		if (*p == ':')
+			colon = true;
+		else if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	}
+	for (const char *p = dash + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+	}
+	return colon && parse_u64(dash + 1, 0, 127, &plen) == 0;
+}
+
+int lease_key_parse(const char *prefix, const char *key, struct ip4_net *sn)
+{
+	size_t plen = strlen(prefix), dlen = strlen(SUBNETS_DIR);
+	char v4[IP4_NET_STRLEN];
+	const char *s, *amp, *dash;
+	struct ip4_net n;
+	size_t len;
+
+	if (strncmp(key, prefix, plen) != 0 || strncmp(key + plen, SUBNETS_DIR, dlen) != 0)
+		return -EINVAL;
+	s = key + plen + dlen;
+	amp = strchr(s, '&');
+	len = amp ? (size_t)(amp - s) : strlen(s);
+	if (len >= sizeof(v4))
+		return -EINVAL;
+	memcpy(v4, s, len);
+	v4[len] = '\0';
+	dash = strchr(v4, '-');
+	if (!dash)
+		return -EINVAL;
+	v4[dash - v4] = '/';
+	/* flannel reads the prefix length as 5 bits: /32 never names a lease. */
+	if (ip4_parse_net(v4, &n) || n.prefix > 31 || !ip4_net_is_canonical(&n))
+		return -EINVAL;
+	if (amp && !v6_part_ok(amp + 1))
+		return -EINVAL;
+	*sn = n;
+	return 0;
+}
+
+void mac_format(const uint8_t mac[6], char buf[static MAC_STRLEN])
+{
+	snprintf(buf, MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+int mac_parse(const char *s, uint8_t mac[6])
+{
+	uint8_t m[6];
+
+	if (!s || strlen(s) != MAC_STRLEN - 1)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+			return -EINVAL;
+		m[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(mac, m, sizeof(m));
+	return 0;
+}
+
+char *lease_attrs_encode(const struct lease_attrs *a)
+{
+	char ip[IP4_ADDR_STRLEN], mac[MAC_STRLEN];
+	json_t *root, *data = NULL;
+	char *out = NULL;
+
+	ip4_format_addr(a->public_ip, ip);
+	root = json_object();
+	if (!root)
+		return NULL;
+	if (json_object_set_new(root, "PublicIP", json_string(ip)) ||
+	    json_object_set_new(root, "PublicIPv6", json_null()))
+		goto out_root;
+	/* Go's omitempty: no BackendType when empty, no BackendData without data. */
+	if (a->backend_type[0] &&
+	    json_object_set_new(root, "BackendType", json_string(a->backend_type)))
+		goto out_root;
+	if (a->has_vtep_mac) {
+		mac_format(a->vtep_mac, mac);
+		data = json_object();
+		if (!data || json_object_set_new(data, "VNI", json_integer(a->vni)) ||
+		    json_object_set_new(data, "VtepMAC", json_string(mac)) ||
+		    json_object_set(root, "BackendData", data))
+			goto out_data;
+	}
+	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out_data:
+	json_decref(data);
+out_root:
+	json_decref(root);
+	return out;
+}
+
+/* Last case-insensitive match, null treated as absent (see netconf.c). */
+static json_t *get_ci(json_t *obj, const char *key)
+{
+	const char *k;
+	json_t *v, *found = NULL;
+
+	json_object_foreach(obj, k, v)
+	{
+		if (strcasecmp(k, key) == 0)
+			found = v;
+	}
+	return json_is_null(found) ? NULL : found;
+}
+
+static int decode_vxlan_data(json_t *data, struct lease_attrs *a)
+{
+	json_t *vni, *mac;
+
+	if (!json_is_object(data))
+		return -EINVAL;
+	vni = get_ci(data, "VNI");
+	if (vni) {
+		if (!json_is_integer(vni) || json_integer_value(vni) < 0 ||
+		    json_integer_value(vni) > UINT32_MAX)
+			return -EINVAL;
+		a->vni = (uint32_t)json_integer_value(vni);
+	}
+	mac = get_ci(data, "VtepMAC");
+	if (mac) {
+		if (!json_is_string(mac) || mac_parse(json_string_value(mac), a->vtep_mac))
+			return -EINVAL;
+		a->has_vtep_mac = true;
+	}
+	return 0;
+}
+
+int lease_attrs_decode(const char *json, size_t len, struct lease_attrs *out)
+{
+	struct lease_attrs a = {0};
+	json_t *root, *v;
+	int ret = -EINVAL;
+
+	root = json_loadb(json, len, JSON_DECODE_ANY, NULL);
+	if (!root)
+		return -EINVAL;
+	if (!json_is_object(root))
+		goto out_root;
+	v = get_ci(root, "PublicIP");
+	if (!json_is_string(v) || ip4_parse_addr(json_string_value(v), &a.public_ip))
+		goto out_root;
+	v = get_ci(root, "BackendType");
+	if (v) {
+		if (!json_is_string(v))
+			goto out_root;
+		/* Truncation keeps an over-long type distinct from "vxlan". */
+		snprintf(a.backend_type, sizeof(a.backend_type), "%s", json_string_value(v));
+	}
+	v = get_ci(root, "BackendData");
+	if (v && strcmp(a.backend_type, "vxlan") == 0 && decode_vxlan_data(v, &a))
+		goto out_root;
+	*out = a;
+	ret = 0;
+out_root:
+	json_decref(root);
+	return ret;
+}

@@ -1,0 +1,292 @@
+/* Network config: flannel's pkg/subnet/config.go rules, reimplemented.
+ *
+ * Where weft differs from flannel, on purpose:
+ * - A missing Backend or Backend.Type means "vxlan" (flannel's documented
+ *   default; its code falls back to "udp", a backend weft does not have).
+ *   Any other explicit type is an error, so a udp/host-gw config is refused
+ *   instead of silently running vxlan.
+ * - SubnetMin > SubnetMax is an error (flannel would start with no subnets).
+ * - EnableIPv6 true and EnableIPv4 false are errors (IPv4 only).
+ * - Backend.Port 0 means 8472 explicitly (flannel leaves it to the kernel,
+ *   whose default is the same).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "subnet/netconf.h"
+
+#define VNI_MAX 0xffffff
+/* The vxlan device loses 50 bytes and must keep IPv4's minimum of 68. */
+#define MTU_MIN (68 + 50)
+#define MTU_MAX 65535
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Go's decoder matches keys case-insensitively and the last duplicate wins;
+ * jansson iterates in insertion order, so keep the last match. A JSON null
+ * leaves the field at its default, as in Go. */
+static json_t *get_ci(json_t *obj, const char *key)
+{
+	const char *k;
+	json_t *v, *found = NULL;
+
+	json_object_foreach(obj, k, v)
+	{
+		if (strcasecmp(k, key) == 0)
+			found = v;
+	}
+	return json_is_null(found) ? NULL : found;
+}
+
+/* Integer field in [min, max]; *out untouched when absent. */
+static int get_int(json_t *obj, const char *key, const char *name, json_int_t min, json_int_t max,
+		   json_int_t *out, char *err, size_t errlen)
+{
+	json_t *v = get_ci(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return fail(err, errlen, "%s: must be an integer", name);
+	if (json_integer_value(v) < min || json_integer_value(v) > max)
+		return fail(err, errlen, "%s %lld: must be between %lld and %lld", name,
+			    (long long)json_integer_value(v), (long long)min, (long long)max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int get_bool(json_t *obj, const char *key, const char *name, bool *out, char *err,
+		    size_t errlen)
+{
+	json_t *v = get_ci(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return fail(err, errlen, "%s: must be true or false", name);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* Address field; *present tells whether it was given (0.0.0.0 counts as
+ * absent, as in flannel). */
+static int get_addr(json_t *obj, const char *key, uint32_t *out, bool *present, char *err,
+		    size_t errlen)
+{
+	json_t *v = get_ci(obj, key);
+
+	*present = false;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return fail(err, errlen, "%s: must be a string", key);
+	if (ip4_parse_addr(json_string_value(v), out))
+		return fail(err, errlen, "%s: not a valid IPv4 address: '%s'", key,
+			    json_string_value(v));
+	*present = *out != 0;
+	return 0;
+}
+
+static int parse_backend(json_t *root, struct netconf *nc, char *err, size_t errlen)
+{
+	json_t *be = get_ci(root, "Backend"), *type;
+	json_int_t vni = NETCONF_DEFAULT_VNI, port = 0, mtu = 0;
+	int ret;
+
+	if (!be)
+		return 0;
+	if (!json_is_object(be))
+		return fail(err, errlen, "Backend: must be an object");
+	type = get_ci(be, "Type");
+	if (type && !json_is_string(type))
+		return fail(err, errlen, "Backend.Type: must be a string");
+	/* flannel lower-cases the type before looking up the backend. */
+	if (type && strcasecmp(json_string_value(type), "vxlan") != 0)
+		return fail(err, errlen, "Backend.Type '%s': only vxlan is supported",
+			    json_string_value(type));
+
+	ret = get_int(be, "VNI", "Backend.VNI", 0, VNI_MAX, &vni, err, errlen);
+	if (ret)
+		return ret;
+	ret = get_int(be, "Port", "Backend.Port", 0, 65535, &port, err, errlen);
+	if (ret)
+		return ret;
+	ret = get_int(be, "MTU", "Backend.MTU", 0, MTU_MAX, &mtu, err, errlen);
+	if (ret)
+		return ret;
+	if (mtu != 0 && mtu < MTU_MIN)
+		return fail(err, errlen,
+			    "Backend.MTU %lld: must be 0 (underlay MTU) or between %d and %d",
+			    (long long)mtu, MTU_MIN, MTU_MAX);
+	ret = get_bool(be, "DirectRouting", "Backend.DirectRouting", &nc->direct_routing, err,
+		       errlen);
+	if (ret)
+		return ret;
+
+	nc->vni = (uint32_t)vni;
+	nc->port = port ? (uint16_t)port : NETCONF_DEFAULT_PORT;
+	nc->mtu = (unsigned)mtu;
+	return 0;
+}
+
+static int parse_subnets(json_t *root, struct netconf *nc, char *err, size_t errlen)
+{
+	const uint8_t plen = nc->network.prefix;
+	json_int_t len = 0;
+	uint32_t size, min, max;
+	bool has_min, has_max;
+	char a[IP4_ADDR_STRLEN], b[IP4_ADDR_STRLEN], net[IP4_NET_STRLEN];
+	int ret;
+
+	/* Range check in flannel's terms before narrowing to uint8_t. */
+	ret = get_int(root, "SubnetLen", "SubnetLen", INT32_MIN, INT32_MAX, &len, err, errlen);
+	if (ret)
+		return ret;
+	ip4_format_net(&nc->network, net);
+	if (len != 0) {
+		/* A host needs room for the tunnel address and the bridge, and the
+		 * network must hold more than two subnets (the first is skipped). */
+		if (len > 30 || len < plen + 2)
+			return fail(err, errlen,
+				    "SubnetLen %lld: must be between %u and 30 for Network %s",
+				    (long long)len, plen + 2u, net);
+	} else if (plen > 28) {
+		return fail(err, errlen, "Network %s: too small, the minimum useful prefix is /28",
+			    net);
+	} else {
+		len = plen <= 22 ? 24 : plen + 2;
+	}
+	nc->subnet_len = (uint8_t)len;
+	size = UINT32_C(1) << (32 - len);
+
+	ret = get_addr(root, "SubnetMin", &min, &has_min, err, errlen);
+	if (ret)
+		return ret;
+	ret = get_addr(root, "SubnetMax", &max, &has_max, err, errlen);
+	if (ret)
+		return ret;
+	if (!has_min)
+		min = ip4_net_first(&nc->network) + size;
+	else if (!ip4_net_contains(&nc->network, min))
+		return fail(err, errlen, "SubnetMin %s: not inside Network %s",
+			    (ip4_format_addr(min, a), a), net);
+	if (!has_max)
+		max = ip4_net_broadcast(&nc->network) - size + 1;
+	else if (!ip4_net_contains(&nc->network, max))
+		return fail(err, errlen, "SubnetMax %s: not inside Network %s",
+			    (ip4_format_addr(max, a), a), net);
+	if (min & (size - 1))
+		return fail(err, errlen, "SubnetMin %s: not on a /%lld boundary",
+			    (ip4_format_addr(min, a), a), (long long)len);
+	if (max & (size - 1))
+		return fail(err, errlen, "SubnetMax %s: not on a /%lld boundary",
+			    (ip4_format_addr(max, a), a), (long long)len);
+	if (min > max) {
+		ip4_format_addr(min, a);
+		ip4_format_addr(max, b);
+		return fail(err, errlen, "SubnetMin %s: greater than SubnetMax %s", a, b);
+	}
+	nc->subnet_min = min;
+	nc->subnet_max = max;
+	return 0;
+}
+
+int netconf_parse(const char *json, size_t len, struct netconf *out, char *err, size_t errlen)
+{
+	struct netconf nc = {
+		.vni = NETCONF_DEFAULT_VNI,
+		.port = NETCONF_DEFAULT_PORT,
+	};
+	json_error_t jerr;
+	json_t *root, *v;
+	bool enable_ipv4 = true;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+	if (!root)
+		return fail(err, errlen, "config is not valid JSON: %s (line %d)", jerr.text,
+			    jerr.line);
+	if (!json_is_object(root)) {
+		ret = fail(err, errlen, "config is not a JSON object");
+		goto out_root;
+	}
+
+	ret = get_bool(root, "EnableIPv4", "EnableIPv4", &enable_ipv4, err, errlen);
+	if (ret)
+		goto out_root;
+	ret = get_bool(root, "EnableIPv6", "EnableIPv6", &nc.enable_ipv6, err, errlen);
+	if (ret)
+		goto out_root;
+	if (!enable_ipv4 || nc.enable_ipv6) {
+		ret = fail(err, errlen, "%s: only IPv4 networks are supported",
+			   enable_ipv4 ? "EnableIPv6" : "EnableIPv4");
+		goto out_root;
+	}
+
+	v = get_ci(root, "Network");
+	if (!v) {
+		ret = fail(err, errlen, "Network: missing");
+		goto out_root;
+	}
+	if (!json_is_string(v)) {
+		ret = fail(err, errlen, "Network: must be a string");
+		goto out_root;
+	}
+	if (ip4_parse_net(json_string_value(v), &nc.network)) {
+		ret = fail(err, errlen, "Network: not a valid CIDR: '%s'", json_string_value(v));
+		goto out_root;
+	}
+	/* Like Go's net.ParseCIDR, host bits are dropped. */
+	nc.network = ip4_net_canonical(&nc.network);
+
+	ret = parse_subnets(root, &nc, err, errlen);
+	if (ret)
+		goto out_root;
+	ret = parse_backend(root, &nc, err, errlen);
+	if (ret)
+		goto out_root;
+	*out = nc;
+out_root:
+	json_decref(root);
+	return ret;
+}
+
+uint64_t netconf_subnet_count(const struct netconf *nc)
+{
+	return ((uint64_t)(nc->subnet_max - nc->subnet_min) >> (32 - nc->subnet_len)) + 1;
+}
+
+int netconf_subnet_nth(const struct netconf *nc, uint64_t i, struct ip4_net *out)
+{
+	if (i >= netconf_subnet_count(nc))
+		return -ERANGE;
+	out->addr = nc->subnet_min + (uint32_t)(i << (32 - nc->subnet_len));
+	out->prefix = nc->subnet_len;
+	return 0;
+}
+
+bool netconf_subnet_valid(const struct netconf *nc, const struct ip4_net *sn)
+{
+	return sn->prefix == nc->subnet_len && ip4_net_is_canonical(sn) &&
+	       sn->addr >= nc->subnet_min && sn->addr <= nc->subnet_max;
+}

@@ -1,0 +1,220 @@
+/* subnet.env read and write. The writer emits flannel's exact bytes; the
+ * reader accepts what flannel's CNI plugin and a shell `source` would, so a
+ * file written by flanneld or edited by hand still works. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/util.h"
+#include "subnet/subnetenv.h"
+
+#define SUBNETENV_MAX (64 * 1024)
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int subnetenv_format(const struct subnet_env *env, char *buf, size_t len)
+{
+	char net[IP4_NET_STRLEN], sub[IP4_NET_STRLEN];
+	int n;
+
+	ip4_format_net(&env->network, net);
+	ip4_format_net(&env->subnet, sub);
+	n = snprintf(buf, len,
+		     "FLANNEL_NETWORK=%s\nFLANNEL_SUBNET=%s\nFLANNEL_MTU=%u\nFLANNEL_IPMASQ=%s\n",
+		     net, sub, env->mtu, env->ipmasq ? "true" : "false");
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+/* mkdir -p of the parent of path, 0755. */
+static int make_parent(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int ret;
+
+	ret = str_copy(dir, sizeof(dir), path);
+	if (ret)
+		return ret;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int subnetenv_write(const char *path, const struct subnet_env *env)
+{
+	char buf[256];
+	int n, ret;
+
+	n = subnetenv_format(env, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	ret = make_parent(path);
+	if (ret)
+		return ret;
+	return file_write_atomic(path, buf, (size_t)n, 0644);
+}
+
+/* Strip surrounding blanks and one pair of matching quotes, in place. */
+static char *trim_value(char *v)
+{
+	size_t n;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+		v[--n] = '\0';
+	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		v[n - 1] = '\0';
+		v++;
+	}
+	return v;
+}
+
+/* FLANNEL_NETWORK may be a comma list (legacy, or with IPv6 entries): take
+ * the first entry that parses as an IPv4 CIDR. */
+static int parse_net_list(char *v, struct ip4_net *out)
+{
+	char *save = NULL;
+
+	for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (ip4_parse_net(trim_value(tok), out) == 0)
+			return 0;
+	}
+	return -EINVAL;
+}
+
+enum { HAVE_NETWORK = 1, HAVE_SUBNET = 2, HAVE_MTU = 4, HAVE_IPMASQ = 8 };
+
+static int parse_line(char *line, struct subnet_env *env, unsigned *have, char *err, size_t errlen)
+{
+	char *key = line, *eq, *val;
+	uint64_t mtu;
+
+	while (*key == ' ' || *key == '\t')
+		key++;
+	if (*key == '\0' || *key == '#' || *key == '\r')
+		return 0;
+	if (strncmp(key, "export ", 7) == 0)
+		key += 7;
+	eq = strchr(key, '=');
+	if (!eq)
+		return fail(err, errlen, "subnet.env: line without '=': '%.64s'", key);
+	*eq = '\0';
+	val = trim_value(eq + 1);
+	for (char *p = eq - 1; p >= key && (*p == ' ' || *p == '\t'); p--)
+		*p = '\0';
+
+	if (strcmp(key, "FLANNEL_NETWORK") == 0) {
+		char copy[256];
+
+		snprintf(copy, sizeof(copy), "%s", val);
+		if (parse_net_list(copy, &env->network))
+			return fail(err, errlen, "FLANNEL_NETWORK: not a valid IPv4 CIDR: '%.64s'",
+				    val);
+		*have |= HAVE_NETWORK;
+	} else if (strcmp(key, "FLANNEL_SUBNET") == 0) {
+		if (ip4_parse_net(val, &env->subnet))
+			return fail(err, errlen, "FLANNEL_SUBNET: not a valid IPv4 CIDR: '%.64s'",
+				    val);
+		*have |= HAVE_SUBNET;
+	} else if (strcmp(key, "FLANNEL_MTU") == 0) {
+		if (parse_u64(val, 68, 65535, &mtu) || val[0] < '0' || val[0] > '9')
+			return fail(err, errlen, "FLANNEL_MTU: not an MTU (68..65535): '%.64s'",
+				    val);
+		env->mtu = (unsigned)mtu;
+		*have |= HAVE_MTU;
+	} else if (strcmp(key, "FLANNEL_IPMASQ") == 0) {
+		/* flannel's plugin: true iff the literal "true". */
+		env->ipmasq = strcmp(val, "true") == 0;
+		*have |= HAVE_IPMASQ;
+	}
+	return 0;
+}
+
+int subnetenv_parse(const char *text, struct subnet_env *out, char *err, size_t errlen)
+{
+	struct subnet_env env = {0};
+	unsigned have = 0;
+	char *copy, *save = NULL;
+	int ret = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		ret = parse_line(line, &env, &have, err, errlen);
+		if (ret)
+			goto out_copy;
+	}
+	if (!(have & HAVE_NETWORK))
+		ret = fail(err, errlen, "subnet.env: FLANNEL_NETWORK is missing");
+	else if (!(have & HAVE_SUBNET))
+		ret = fail(err, errlen, "subnet.env: FLANNEL_SUBNET is missing");
+	else if (!(have & HAVE_MTU))
+		ret = fail(err, errlen, "subnet.env: FLANNEL_MTU is missing");
+	else if (!(have & HAVE_IPMASQ))
+		ret = fail(err, errlen, "subnet.env: FLANNEL_IPMASQ is missing");
+	else if (!ip4_net_contains_net(&env.network, &env.subnet))
+		ret = fail(err, errlen, "subnet.env: FLANNEL_SUBNET is not inside FLANNEL_NETWORK");
+	if (ret)
+		goto out_copy;
+	*out = env;
+out_copy:
+	free(copy);
+	return ret;
+}
+
+int subnetenv_read(const char *path, struct subnet_env *out, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len;
+	int ret;
+
+	ret = file_read_all(path, SUBNETENV_MAX, &text, &len);
+	if (ret) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (strlen(text) != len) {
+		ret = fail(err, errlen, "%s: contains a NUL byte", path);
+		goto out_text;
+	}
+	ret = subnetenv_parse(text, out, err, errlen);
+out_text:
+	free(text);
+	return ret;
+}

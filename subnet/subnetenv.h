@@ -1,0 +1,34 @@
+/* subnet.env: the file weftd writes once the data plane is ready and the CNI
+ * plugin reads on every call. Same bytes as flannel's. */
+#ifndef WEFT_SUBNETENV_H
+#define WEFT_SUBNETENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "subnet/ip4.h"
+
+struct subnet_env {
+	struct ip4_net network; /* FLANNEL_NETWORK, e.g. 10.244.0.0/16 */
+	struct ip4_net subnet;	/* FLANNEL_SUBNET: gateway with prefix, 10.244.3.1/24 */
+	unsigned mtu;		/* FLANNEL_MTU */
+	bool ipmasq;		/* FLANNEL_IPMASQ */
+};
+
+/* The four lines, in order. Returns the length written (without NUL), or
+ * -ENOSPC when buf is too small. */
+int subnetenv_format(const struct subnet_env *env, char *buf, size_t len);
+/* Atomic write, mode 0644; creates the parent directory (0755) if missing.
+ * 0 or -errno. */
+int subnetenv_write(const char *path, const struct subnet_env *env);
+
+/* Accepts what flannel's CNI plugin accepts: KEY=VALUE lines, blank lines and
+ * '#' comments skipped, optional matching quotes around a value, other keys
+ * ignored, a comma list in FLANNEL_NETWORK takes its first IPv4 entry. All four
+ * keys are required. 0 or -EINVAL with a message in err (may be NULL). */
+int subnetenv_parse(const char *text, struct subnet_env *out, char *err, size_t errlen);
+/* 0; -ENOENT when the file is missing (daemon not ready); -EINVAL when it is
+ * malformed; other -errno on I/O errors. */
+int subnetenv_read(const char *path, struct subnet_env *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,24 @@
+/* VTEP MAC derivation (see vtep.h). Deriving instead of storing means no
+ * state file and the same MAC after a reboot or a re-created device. */
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "subnet/vtep.h"
+
+int lease_vtep_mac(uint32_t public_ip, uint32_t vni, uint8_t mac[6])
+{
+	unsigned char in[8], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	for (int i = 0; i < 4; i++) {
+		in[i] = (unsigned char)(public_ip >> (24 - 8 * i));
+		in[4 + i] = (unsigned char)(vni >> (24 - 8 * i));
+	}
+	if (EVP_Digest(in, sizeof(in), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 5)
+		return -EIO;
+	mac[0] = 0x02;
+	memcpy(mac + 1, md, 5);
+	return 0;
+}
