@@ -1,0 +1,46 @@
+/* nftables rules of weftd: one table of its own, "ip weft", that is always
+ * replaced as a whole in one nf_tables transaction (add, delete, add again,
+ * then chains and rules), so packets see either the old or the new rule set
+ * and other tables are never touched. The table is left in place on exit.
+ *
+ *   chain postrouting (nat, srcnat): kube-proxy mark, pod-to-pod and traffic
+ *     towards local pods return; the rest leaving the overlay is masqueraded.
+ *   chain forward (filter): accept traffic from and to the overlay network.
+ */
+#ifndef WEFT_NFT_H
+#define WEFT_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NFT_WEFT_TABLE "weft"
+
+struct nft_conf {
+	uint32_t network; /* overlay network, host byte order */
+	uint8_t network_len;
+	uint32_t subnet; /* this node's pod subnet, host byte order */
+	uint8_t subnet_len;
+	bool fully_random; /* masquerade with fully random source ports */
+};
+
+/* Serialise the replacing transaction (batch begin ... batch end) into buf.
+ * Returns 0 and the length in *len, -EINVAL for an inconsistent conf,
+ * -EMSGSIZE when buf is too small. Sequence numbers start at seq. */
+int nft_build_replace(const struct nft_conf *conf, uint32_t seq, void *buf, size_t size,
+		      size_t *len);
+
+/* Serialise a transaction that deletes table ip weft if it exists. */
+int nft_build_delete(uint32_t seq, void *buf, size_t size, size_t *len);
+
+/* Send one serialised transaction and read every ack. Returns 0 or the
+ * first error the kernel reported (negative errno). */
+int nft_send(const void *batch, size_t len);
+
+/* Replace table ip weft with the rules for conf (build + send). */
+int nft_apply(const struct nft_conf *conf);
+
+/* Remove table ip weft; 0 when it does not exist. */
+int nft_remove(void);
+
+#endif
