@@ -114,6 +114,12 @@ static int parse_net_list(char *v, struct ip4_net *out)
 	return -EINVAL;
 }
 
+static bool is_known_key(const char *key)
+{
+	return strcmp(key, "FLANNEL_NETWORK") == 0 || strcmp(key, "FLANNEL_SUBNET") == 0 ||
+	       strcmp(key, "FLANNEL_MTU") == 0 || strcmp(key, "FLANNEL_IPMASQ") == 0;
+}
+
 enum { HAVE_NETWORK = 1, HAVE_SUBNET = 2, HAVE_MTU = 4, HAVE_IPMASQ = 8 };
 
 static int parse_line(char *line, struct subnet_env *env, unsigned *have, char *err, size_t errlen)
@@ -128,8 +134,13 @@ static int parse_line(char *line, struct subnet_env *env, unsigned *have, char *
 	if (strncmp(key, "export ", 7) == 0)
 		key += 7;
 	eq = strchr(key, '=');
-	if (!eq)
-		return fail(err, errlen, "subnet.env: line without '=': '%.64s'", key);
+	if (!eq) {
+		/* Like flannel's plugin, junk lines are skipped; a known key
+		 * without a value is not junk. */
+		if (strncmp(key, "FLANNEL_", 8) == 0 && is_known_key(trim_value(key)))
+			return fail(err, errlen, "%.32s: no value", key);
+		return 0;
+	}
 	*eq = '\0';
 	val = trim_value(eq + 1);
 	for (char *p = eq - 1; p >= key && (*p == ' ' || *p == '\t'); p--)
