@@ -1,0 +1,33 @@
+/* IPv4 interface addresses (RTM_NEWADDR/DELADDR/GETADDR). */
+#ifndef WEFT_NL_ADDR_H
+#define WEFT_NL_ADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/netlink.h>
+
+#include "backend/nl.h"
+
+struct nl_addr {
+	int family; /* AF_INET; parse reports others so callers can skip them */
+	int ifindex;
+	uint32_t addr; /* IFA_LOCAL, network byte order */
+	uint8_t prefixlen;
+	uint32_t broadcast; /* 0: none */
+	uint8_t scope;	    /* RT_SCOPE_* */
+	uint32_t flags;	    /* IFA_F_* */
+};
+
+int nl_addr_build(struct nlmsghdr *nlh, size_t buflen, const struct nl_addr *a);
+int nl_addr_parse(const struct nlmsghdr *nlh, struct nl_addr *out);
+
+/* EEXIST from add (with NLM_F_EXCL in flags) and EADDRNOTAVAIL from del
+ * are returned as is: the caller decides whether they are success. */
+int nl_addr_add(struct nl_sock *s, const struct nl_addr *a, uint16_t flags);
+int nl_addr_del(struct nl_sock *s, const struct nl_addr *a);
+/* IPv4 addresses, of one link when ifindex > 0; -EINTR: dump again. */
+int nl_addr_dump(struct nl_sock *s, int ifindex, int (*cb)(const struct nl_addr *a, void *data),
+		 void *data);
+
+#endif
