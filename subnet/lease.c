@@ -14,19 +14,31 @@
 
 #define SUBNETS_DIR "/subnets/"
 
+/* Length of prefix without trailing slashes: flannel joins with path.Join,
+ * so "/coreos.com/network/" and "/coreos.com/network" name the same keys. */
+static size_t prefix_len(const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	while (n > 0 && prefix[n - 1] == '/')
+		n--;
+	return n;
+}
+
 int lease_key_format(const char *prefix, const struct ip4_net *sn, char *buf, size_t len)
 {
 	char a[IP4_ADDR_STRLEN];
 	int n;
 
 	ip4_format_addr(ip4_net_first(sn), a);
-	n = snprintf(buf, len, "%s" SUBNETS_DIR "%s-%u", prefix, a, sn->prefix);
+	n = snprintf(buf, len, "%.*s" SUBNETS_DIR "%s-%u", (int)prefix_len(prefix), prefix, a,
+		     sn->prefix);
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	return 0;
 }
 
-/* Case-sensitive hex pair. */
+/* One hex digit, either case; -1 otherwise. */
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -64,7 +76,7 @@ static bool v6_part_ok(const char *s)
 
 int lease_key_parse(const char *prefix, const char *key, struct ip4_net *sn)
 {
-	size_t plen = strlen(prefix), dlen = strlen(SUBNETS_DIR);
+	size_t plen = prefix_len(prefix), dlen = strlen(SUBNETS_DIR);
 	char v4[IP4_NET_STRLEN];
 	const char *s, *amp, *dash;
 	struct ip4_net n;
@@ -98,18 +110,38 @@ void mac_format(const uint8_t mac[6], char buf[static MAC_STRLEN])
 		 mac[4], mac[5]);
 }
 
+/* Go's net.ParseMAC forms for 6 bytes: xx:xx:xx:xx:xx:xx, xx-xx-xx-xx-xx-xx
+ * and xxxx.xxxx.xxxx, either case. */
 int mac_parse(const char *s, uint8_t mac[6])
 {
 	uint8_t m[6];
+	size_t len = s ? strlen(s) : 0;
 
-	if (!s || strlen(s) != MAC_STRLEN - 1)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+	if (len == MAC_STRLEN - 1) {
+		char sep = s[2];
 
-		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+		if (sep != ':' && sep != '-')
 			return -EINVAL;
-		m[i] = (uint8_t)(hi << 4 | lo);
+		for (int i = 0; i < 6; i++) {
+			int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+
+			if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != sep))
+				return -EINVAL;
+			m[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else if (len == 14) {
+		for (int i = 0; i < 6; i++) {
+			const char *p = s + (i / 2) * 5 + (i % 2) * 2;
+			int hi = hexval(p[0]), lo = hexval(p[1]);
+
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			m[i] = (uint8_t)(hi << 4 | lo);
+		}
+		if (s[4] != '.' || s[9] != '.')
+			return -EINVAL;
+	} else {
+		return -EINVAL;
 	}
 	memcpy(mac, m, sizeof(m));
 	return 0;

@@ -19,7 +19,8 @@ struct lease_attrs {
 	bool has_vtep_mac;
 };
 
-/* "<prefix>/subnets/a.b.c.d-n" (host bits of sn cleared). 0 or -ENAMETOOLONG. */
+/* "<prefix>/subnets/a.b.c.d-n" (host bits of sn cleared; trailing slashes of
+ * prefix ignored, as with path.Join). 0 or -ENAMETOOLONG. */
 int lease_key_format(const char *prefix, const struct ip4_net *sn, char *buf, size_t len);
 /* Parse a key under "<prefix>/subnets/"; a dual-stack key "...-24&fc00::-64"
  * yields its IPv4 part. 0, or -EINVAL for other keys and non-canonical subnets. */
@@ -36,7 +37,8 @@ int lease_attrs_decode(const char *json, size_t len, struct lease_attrs *out);
 
 /* Lower-case, colon separated. */
 void mac_format(const uint8_t mac[6], char buf[static MAC_STRLEN]);
-/* Six hex pairs separated by ':' (either case). 0 or -EINVAL. */
+/* Go's net.ParseMAC 6-byte forms (":" or "-" separated, or xxxx.xxxx.xxxx),
+ * either case. 0 or -EINVAL. */
 int mac_parse(const char *s, uint8_t mac[6]);
 
 #endif
