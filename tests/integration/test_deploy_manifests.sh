@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The Kubernetes manifests pass schema validation against the Kubernetes
+# OpenAPI schemas (kubernetes-models, strict about unknown fields) and weft's
+# own rules; deliberately broken copies are rejected with the right reason;
+# every weftd option the DaemonSet sets is one weftd knows.
+# Needs no root and never skips. Uses the npm registry (or npm's cache).
+# labels: deploy
+# timeout: 240
+set -euo pipefail
+: "${WEFT_SRC:?}" "${WEFT_BUILD:?}" "${WEFT_BIN:?}"
+
+log() { echo "[$(date +%T)] $*" >&2; }
+fail() {
+	log "FAIL: $*"
+	exit 1
+}
+
+# The validator project is installed from its lock file into the build tree,
+# never into the source tree.
+work="$WEFT_BUILD/k8s-check"
+mkdir -p "$work"
+cp "$WEFT_SRC"/tests/k8s/{package.json,package-lock.json,validate.js,mutate.js} "$work/"
+log "npm ci in $work"
+(cd "$work" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) ||
+	fail "npm ci failed"
+
+tmp=$(mktemp -d /tmp/weft-manifests.XXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+manifests=("$WEFT_SRC/deploy/kubernetes/weft.yml" "$WEFT_SRC/deploy/kubernetes/etcd-secret.yml.tmpl")
+validate() { node "$work/validate.js" "$@"; }
+mutate() { node "$work/mutate.js" "$@"; }
+
+validate "${manifests[@]}" 2>"$tmp/ok.log" || {
+	cat "$tmp/ok.log" >&2
+	fail "the shipped manifests do not validate"
+}
+grep -q "^5 objects checked, 0 problems$" "$tmp/ok.log" ||
+	fail "expected 5 objects: $(cat "$tmp/ok.log")"
+log "shipped manifests: $(cat "$tmp/ok.log")"
+
+pass=0
+# expect_reject NAME EXPECTED-SUBSTRING FILE MUTATE-ARGS...: write a broken
+# copy of FILE, then the validator must exit 1 naming the reason.
+expect_reject() {
+	local name=$1 want=$2 file=$3 out="$tmp/$1.yml" rc=0
+	shift 3
+	mutate "$file" "$out" "$@" || fail "$name: could not make the broken copy"
+	validate "$out" 2>"$tmp/$name.log" || rc=$?
+	[ "$rc" -eq 1 ] || fail "$name: validator exit $rc, expected 1: $(cat "$tmp/$name.log")"
+	grep -qF -- "$want" "$tmp/$name.log" ||
+		fail "$name: expected '$want' in: $(cat "$tmp/$name.log")"
+	pass=$((pass + 1))
+	log "rejected $name: $(grep -F -- "$want" "$tmp/$name.log" | head -1)"
+}
+
+ds="$WEFT_SRC/deploy/kubernetes/weft.yml"
+sec="$WEFT_SRC/deploy/kubernetes/etcd-secret.yml.tmpl"
+c0=spec/template/spec/containers/0
+# Schema: wrong types.
+expect_reject port-type "containerPort must be integer" "$ds" DaemonSet \
+	"$c0/ports/0/containerPort" set '"nine-eight-seven-two"'
+expect_reject hostnetwork-type "/spec/template/spec/hostNetwork must be boolean" "$ds" DaemonSet \
+	spec/template/spec/hostNetwork set '"true"'
+expect_reject args-type "/args must be array" "$ds" DaemonSet "$c0/args" set '"--ip-masq"'
+expect_reject configmap-data-type "/data/net-conf.json must be string" "$ds" ConfigMap \
+	data/net-conf.json set '{"Network":"10.244.0.0/16"}'
+expect_reject secret-data-type "/stringData/endpoints must be string" "$sec" Secret \
+	stringData/endpoints set '["https://198.18.0.254:2379"]'
+expect_reject quantity-type "/resources/requests/memory must match exactly one schema" "$ds" DaemonSet \
+	"$c0/resources/requests/memory" set '{"Mi":16}'
+# Schema: enums.
+expect_reject pull-policy "imagePullPolicy must be equal to one of the allowed values" "$ds" DaemonSet \
+	"$c0/imagePullPolicy" set '"Sometimes"'
+expect_reject hostpath-type "hostPath/type must be equal to one of the allowed values" "$ds" DaemonSet \
+	spec/template/spec/volumes/0/hostPath/type set '"Folder"'
+# Schema: missing required fields.
+expect_reject no-selector "/spec must have required property selector" "$ds" DaemonSet spec/selector delete
+expect_reject no-container-name "containers/0 must have required property name" "$ds" DaemonSet \
+	"$c0/name" delete
+expect_reject no-volume-name "volumes/1 must have required property name" "$ds" DaemonSet \
+	spec/template/spec/volumes/1/name delete
+expect_reject no-env-name "env/0 must have required property name" "$ds" DaemonSet "$c0/env/0/name" delete
+expect_reject no-probe-port "httpGet must have required property port" "$ds" DaemonSet \
+	"$c0/livenessProbe/httpGet/port" delete
+# Schema: fields Kubernetes does not know (a typo is not silently dropped).
+expect_reject unknown-field "securityContext/privilegd is not a field" "$ds" DaemonSet \
+	"$c0/securityContext/privilegd" set 'false'
+expect_reject unknown-top "/spec/template/spec/hostnetwork is not a field" "$ds" DaemonSet \
+	spec/template/spec/hostnetwork set 'true'
+expect_reject unknown-kind "unknown apiVersion/kind apps/v1/DaemonSett" "$ds" DaemonSet kind set '"DaemonSett"'
+expect_reject old-api "unknown apiVersion/kind extensions/v1/DaemonSet" "$ds" DaemonSet \
+	apiVersion set '"extensions/v1"'
+# weft's rules.
+expect_reject extra-cap "capability SYS_ADMIN is more than weft needs" "$ds" DaemonSet \
+	"$c0/securityContext/capabilities/add" set '["NET_ADMIN","NET_RAW","SYS_ADMIN"]'
+expect_reject privileged "container weftd: must not be privileged" "$ds" DaemonSet \
+	"$c0/securityContext/privileged" set 'true'
+expect_reject no-drop "container install-cni: must drop ALL capabilities" "$ds" DaemonSet \
+	spec/template/spec/initContainers/0/securityContext/capabilities/drop set '[]'
+expect_reject no-hostnet "hostNetwork must be true" "$ds" DaemonSet spec/template/spec/hostNetwork delete
+expect_reject liveness-path "livenessProbe must GET /healthz" "$ds" DaemonSet \
+	"$c0/livenessProbe/httpGet/path" set '"/metrics"'
+expect_reject no-requests "container weftd: has no resource requests" "$ds" DaemonSet \
+	"$c0/resources/requests" delete
+expect_reject no-run-volume "hostPath volume /run/weft is missing" "$ds" DaemonSet \
+	spec/template/spec/volumes/0/hostPath/path set '"/run/flannel"'
+expect_reject cni-json "cni-conf.json is not valid JSON" "$ds" ConfigMap \
+	data/cni-conf.json set '"{\"name\": \"weft\", \"plugins\": ["'
+expect_reject cni-no-portmap "plugins must be [weft, portmap], got [weft]" "$ds" ConfigMap \
+	data/cni-conf.json set '"{\"name\":\"weft\",\"cniVersion\":\"1.0.0\",\"plugins\":[{\"type\":\"weft\"}]}"'
+expect_reject netconf-backend 'Backend.Type must be "vxlan"' "$ds" ConfigMap \
+	data/net-conf.json set '"{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"udp\"}}"'
+
+# Plain YAML damage is reported, not crashed on.
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n\tdata: {}\n' >"$tmp/tab.yml"
+rc=0
+validate "$tmp/tab.yml" 2>"$tmp/tab.log" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "YAML" "$tmp/tab.log" || fail "YAML syntax error not reported: $(cat "$tmp/tab.log")"
+pass=$((pass + 1))
+
+# Every weftd option the DaemonSet uses, as a flag or as WEFTD_<NAME>, must be
+# one weftd --help lists. weftd runs in a throwaway network namespace.
+if [ "$(id -u)" -eq 0 ]; then
+	help=$(unshare --net "$WEFT_BIN/weftd" --help) || fail "weftd --help failed"
+else
+	help=$(unshare --user --map-root-user --net "$WEFT_BIN/weftd" --help) ||
+		fail "weftd --help failed (unshare)"
+fi
+opts=$(validate --print-weftd-options "$ds")
+[ -n "$opts" ] || fail "no weftd options found in the DaemonSet"
+for o in $opts; do
+	grep -qE -- "(^|[[:space:],])$o([[:space:]=,]|$)" <<<"$help" ||
+		fail "the DaemonSet sets $o, which weftd --help does not list"
+done
+log "weftd options used by the DaemonSet are known: $(echo $opts)"
+
+log "$pass broken copies rejected"
