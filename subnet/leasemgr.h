@@ -1,0 +1,103 @@
+/* Lease manager: the node's subnet lease in etcd and the set of peer leases.
+ *
+ * Flow: read <prefix>/config (creating it first from a given JSON if absent),
+ * list <prefix>/subnets/ at revision R and watch from R+1, then acquire:
+ * reuse the lease carrying our PublicIP, else the preferred subnet (the one
+ * of the old subnet.env), else a random free one, created with a
+ * create-if-absent txn; a lost race picks another subnet. Keys without an
+ * etcd lease are reservations: honoured, never given a TTL. The lease is
+ * renewed with keepalive only, so a renewal wakes no peer. Losing the lease
+ * or the key re-acquires, preferring the same subnet. Every watch break or
+ * compaction re-lists and diffs.
+ *
+ * The backend follows through callbacks, all run from the etcd client's
+ * dispatch. Peers are reported only once a lease is held, never include the
+ * own subnet, and only carry BackendType "vxlan":
+ *   on_lease_acquired   own subnet (again after a re-acquire)
+ *   on_peer_added / on_peer_updated / on_peer_removed
+ *   on_peers_synced     a complete listing was applied: stale state may go
+ */
+#ifndef WEFT_LEASEMGR_H
+#define WEFT_LEASEMGR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "subnet/ip4.h"
+#include "subnet/lease.h"
+#include "subnet/netconf.h"
+
+struct etcd_client;
+struct leasemgr;
+
+struct leasemgr_ops {
+	/* The network config was read and validated (once). */
+	void (*on_config)(void *data, const struct netconf *nc);
+	void (*on_lease_acquired)(void *data, const struct ip4_net *subnet,
+				  const struct lease_attrs *attrs);
+	/* The own lease or key vanished; a re-acquire is under way. */
+	void (*on_lease_lost)(void *data, const struct ip4_net *subnet);
+	void (*on_peer_added)(void *data, const struct ip4_net *subnet,
+			      const struct lease_attrs *attrs);
+	void (*on_peer_updated)(void *data, const struct ip4_net *subnet,
+				const struct lease_attrs *attrs);
+	void (*on_peer_removed)(void *data, const struct ip4_net *subnet);
+	void (*on_peers_synced)(void *data);
+	/* Nothing can be retried (e.g. TLS rejected); the daemon should exit. */
+	void (*on_fatal)(void *data, int err, const char *why);
+};
+
+struct leasemgr_config {
+	const char *prefix;	/* e.g. /coreos.com/network, no trailing '/' */
+	uint32_t public_ip;	/* host byte order */
+	int64_t ttl_s;		/* etcd lease TTL */
+	const char *net_config; /* JSON put at <prefix>/config if absent, or NULL */
+	bool has_prev_subnet;	/* prev_subnet from the old subnet.env */
+	struct ip4_net prev_subnet;
+};
+
+struct leasemgr_peer {
+	struct ip4_net subnet;
+	struct lease_attrs attrs;
+};
+
+/* Read by the metrics endpoint. Times are CLOCK_REALTIME milliseconds. */
+struct leasemgr_status {
+	bool config_loaded;
+	bool lease_held;
+	bool reservation; /* the own key has no etcd lease */
+	struct ip4_net subnet;
+	int64_t lease_id;
+	int64_t lease_ttl_s;
+	uint64_t lease_expiry_ms; /* 0 when unknown or a reservation */
+	int64_t watch_revision;	  /* next revision the watch expects - 1 */
+	bool watch_up;
+	bool peers_synced;
+	size_t n_peers;
+	uint64_t etcd_reconnects; /* watch restarts after a break */
+	uint64_t etcd_requests;	  /* HTTP requests made */
+	uint64_t lost_races;
+	uint64_t acquisitions;
+};
+
+/* The client must outlive the manager. Nothing happens before start. */
+int leasemgr_new(struct etcd_client *c, const struct leasemgr_config *cfg,
+		 const struct leasemgr_ops *ops, void *data, struct leasemgr **out);
+int leasemgr_start(struct leasemgr *m);
+void leasemgr_free(struct leasemgr *m);
+
+/* NULL until the config is loaded. */
+const struct netconf *leasemgr_netconf(const struct leasemgr *m);
+/* Current peers (as reported through the callbacks), sorted by subnet.
+ * Valid until the next dispatch. */
+size_t leasemgr_peers(const struct leasemgr *m, const struct leasemgr_peer **peers);
+void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st);
+
+/* Picks the free subnet of rank r among those not in taken (sorted,
+ * ascending, distinct subnet addresses of nc's SubnetLen). 0, or -ENOSPC
+ * when none is free. Exposed for tests. */
+int leasemgr_pick_free(const struct netconf *nc, const uint32_t *taken, size_t n_taken, uint64_t r,
+		       struct ip4_net *out);
+
+#endif
