@@ -11,6 +11,7 @@
  *   whose default is the same).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,21 +157,22 @@ static int parse_subnets(json_t *root, struct netconf *nc, char *err, size_t err
 	char a[IP4_ADDR_STRLEN], b[IP4_ADDR_STRLEN], net[IP4_NET_STRLEN];
 	int ret;
 
-	/* Range check in flannel's terms before narrowing to uint8_t. */
-	ret = get_int(root, "SubnetLen", "SubnetLen", INT32_MIN, INT32_MAX, &len, err, errlen);
+	/* Any integer; the range check below speaks in flannel's terms. */
+	ret = get_int(root, "SubnetLen", "SubnetLen", LLONG_MIN, LLONG_MAX, &len, err, errlen);
 	if (ret)
 		return ret;
 	ip4_format_net(&nc->network, net);
-	if (len != 0) {
+	if (plen > 28) {
+		/* Fewer than four /30s: flannel refuses it with or without SubnetLen. */
+		return fail(err, errlen, "Network %s: too small, the minimum useful prefix is /28",
+			    net);
+	} else if (len != 0) {
 		/* A host needs room for the tunnel address and the bridge, and the
 		 * network must hold more than two subnets (the first is skipped). */
 		if (len > 30 || len < plen + 2)
 			return fail(err, errlen,
 				    "SubnetLen %lld: must be between %u and 30 for Network %s",
 				    (long long)len, plen + 2u, net);
-	} else if (plen > 28) {
-		return fail(err, errlen, "Network %s: too small, the minimum useful prefix is /28",
-			    net);
 	} else {
 		len = plen <= 22 ? 24 : plen + 2;
 	}

@@ -246,13 +246,17 @@ static void test_subnet_len_errors(void **state)
 	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":8}", "SubnetLen 8");
 	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":-1}", "SubnetLen -1");
 	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":280}", "SubnetLen 280");
-	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":4294967320}", "SubnetLen");
+	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":4294967320}",
+	    "SubnetLen 4294967320: must be between 18 and 30");
+	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":99999999999999999999}", "not valid JSON");
 	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":\"24\"}",
 	    "SubnetLen: must be an integer");
 	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":24.0}", "SubnetLen: must be an integer");
 	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":true}", "SubnetLen: must be an integer");
 	bad("{\"Network\":\"10.244.0.0/29\",\"SubnetLen\":30}",
-	    "SubnetLen 30: must be between 31 and 30");
+	    "Network 10.244.0.0/29: too small, the minimum useful prefix is /28");
+	bad("{\"Network\":\"10.244.0.0/16\",\"SubnetLen\":-9223372036854775808}",
+	    "SubnetLen -9223372036854775808: must be between 18 and 30");
 }
 
 static void test_min_max_errors(void **state)
