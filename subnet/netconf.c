@@ -260,6 +260,11 @@ int netconf_parse(const char *json, size_t len, struct netconf *out, char *err, 
 	}
 	/* Like Go's net.ParseCIDR, host bits are dropped. */
 	nc.network = ip4_net_canonical(&nc.network);
+	/* flannel takes 0.0.0.0/0 for "not set"; it is no pod network anyway. */
+	if (nc.network.prefix == 0) {
+		ret = fail(err, errlen, "Network 0.0.0.0/0: not a usable pod network");
+		goto out_root;
+	}
 
 	ret = parse_subnets(root, &nc, err, errlen);
 	if (ret)

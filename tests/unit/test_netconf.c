@@ -73,7 +73,8 @@ static void test_subnet_len_defaults(void **state)
 		{"10.244.0.0/23", 25, A(10, 244, 0, 128), A(10, 244, 1, 128)},
 		{"10.244.0.0/26", 28, A(10, 244, 0, 16), A(10, 244, 0, 48)},
 		{"10.244.0.0/28", 30, A(10, 244, 0, 4), A(10, 244, 0, 12)},
-		{"0.0.0.0/0", 24, A(0, 0, 1, 0), A(255, 255, 255, 0)},
+		{"0.0.0.0/1", 24, A(0, 0, 1, 0), A(127, 255, 255, 0)},
+		{"128.0.0.0/1", 24, A(128, 0, 1, 0), A(255, 255, 255, 0)},
 		{"255.255.255.0/24", 26, A(255, 255, 255, 64), A(255, 255, 255, 192)},
 	};
 	char json[128];
@@ -233,6 +234,8 @@ static void test_network_errors(void **state)
 	bad("{\"Network\":\"10.256.0.0/16\"}", "Network: not a valid CIDR");
 	bad("{\"Network\":\"fc00::/48\"}", "Network: not a valid CIDR");
 	bad("{\"Network\":\" 10.244.0.0/16\"}", "Network: not a valid CIDR");
+	bad("{\"Network\":\"0.0.0.0/0\"}", "Network 0.0.0.0/0: not a usable pod network");
+	bad("{\"Network\":\"10.0.0.0/0\"}", "Network 0.0.0.0/0");
 }
 
 static void test_subnet_len_errors(void **state)
@@ -386,10 +389,10 @@ static void test_subnet_walk(void **state)
 	sn = (struct ip4_net){A(10, 244, 15, 0), 24};
 	assert_true(netconf_subnet_valid(&nc, &sn));
 
-	/* The widest walk: 0.0.0.0/0 in /24s. */
-	ok("{\"Network\":\"0.0.0.0/0\"}", &nc);
-	assert_int_equal(netconf_subnet_count(&nc), (1u << 24) - 1);
-	assert_int_equal(netconf_subnet_nth(&nc, (1u << 24) - 2, &sn), 0);
+	/* The widest walk: a /1 in /24s, up to the last address. */
+	ok("{\"Network\":\"128.0.0.0/1\"}", &nc);
+	assert_int_equal(netconf_subnet_count(&nc), (1u << 23) - 1);
+	assert_int_equal(netconf_subnet_nth(&nc, (1u << 23) - 2, &sn), 0);
 	ip4_format_net(&sn, buf);
 	assert_string_equal(buf, "255.255.255.0/24");
 }
