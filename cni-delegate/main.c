@@ -1,19 +1,390 @@
-/* weft CNI plugin: verb dispatch. */
+/* weft CNI plugin: verb dispatch. Exit 0 with the result (ADD) or nothing;
+ * exit 1 with the CNI error object on stdout. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "version.h"
+#include "cni-delegate/attach.h"
+#include "cni-delegate/cni.h"
+#include "cni-delegate/ipam.h"
+#include "cni-delegate/result.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "subnet/subnetenv.h"
+
+#define STDIN_MAX	(1 << 20)
+#define LOCK_TIMEOUT_MS 10000
+
+static int read_stdin(char **out, size_t *len)
+{
+	size_t cap = 4096, used = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (used + 1 == cap) {
+			char *nb;
+
+			if (cap >= STDIN_MAX) {
+				free(buf);
+				return -EFBIG;
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(STDIN_FILENO, buf + used, cap - used - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* No stdin at all (closed descriptor) reads as empty. */
+			if (errno == EBADF)
+				break;
+			free(buf);
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	*out = buf;
+	*len = used;
+	return 0;
+}
+
+static int open_pod_netns(const struct cni_req *req, int *fd, struct cni_err *e)
+{
+	int ret = attach_open_netns(req->netns, fd);
+
+	if (ret == -ELOOP)
+		return cni_fail(e, CNI_ERR_ENV, NULL,
+				"CNI_NETNS %s is the plugin's own namespace, not a pod's",
+				req->netns);
+	if (ret)
+		return cni_fail(e, CNI_ERR_ENV, strerror(-ret),
+				"CNI_NETNS %s is not a usable network namespace", req->netns);
+	return 0;
+}
+
+static int read_subnet(const struct cni_req *req, struct subnet_env *env, struct cni_err *e)
+{
+	char err[256] = "";
+	int ret = subnetenv_read(req->subnet_file, env, err, sizeof(err));
+
+	if (ret == -ENOENT)
+		return cni_fail(e, CNI_ERR_TRY_LATER, NULL,
+				"%s missing: weftd has not set up this node yet", req->subnet_file);
+	if (ret == -EINVAL)
+		return cni_fail(e, CNI_ERR_CONFIG, err, "malformed %s", req->subnet_file);
+	if (ret)
+		return cni_fail(e, CNI_ERR_INTERNAL, strerror(-ret), "reading %s",
+				req->subnet_file);
+	if (env->subnet.prefix > 30)
+		return cni_fail(e, CNI_ERR_CONFIG, NULL, "subnet in %s is smaller than a /30",
+				req->subnet_file);
+	return 0;
+}
+
+static int store_fail(struct cni_err *e, int err, const char *what, const struct cni_req *req)
+{
+	if (err == -ETIMEDOUT)
+		return cni_fail(e, CNI_ERR_TRY_LATER, NULL,
+				"address store of network %s is locked by someone else", req->name);
+	return cni_fail(e, CNI_ERR_INTERNAL, strerror(-err), "%s (store %s/%s)", what,
+			req->data_dir, req->name);
+}
+
+static void fill_spec(const struct cni_req *req, struct attach_spec *sp, char *veth, char *alias,
+		      size_t alias_len)
+{
+	cni_host_veth_name(req->container_id, req->ifname, veth);
+	cni_host_veth_alias(req->container_id, req->ifname, alias, alias_len);
+	sp->bridge = req->bridge;
+	sp->host_veth = veth;
+	sp->alias = alias;
+	sp->ifname = req->ifname;
+	sp->hairpin = req->hairpin;
+	sp->default_gw = req->default_gw;
+	sp->netns_fd = -1;
+}
+
+static int cmd_add(struct cni_req *req, struct cni_err *e)
+{
+	char veth[IFNAMSIZ], alias[CNI_MAX_ID + IFNAMSIZ + 8];
+	struct attach_spec sp = {0};
+	struct attach_macs macs;
+	struct subnet_env env;
+	struct ipam st = {-1, -1};
+	struct ip4_net sub;
+	uint32_t addr;
+	int ret;
+
+	fill_spec(req, &sp, veth, alias, sizeof(alias));
+	if (open_pod_netns(req, &sp.netns_fd, e) || read_subnet(req, &env, e))
+		goto err;
+	sub = ip4_net_canonical(&env.subnet);
+	sp.gateway = sub.addr + 1;
+	sp.mtu = req->mtu ? req->mtu : env.mtu;
+	sp.overlay = env.network;
+
+	ret = ipam_open(&st, req->data_dir, req->name, true);
+	if (!ret)
+		ret = ipam_lock(&st, LOCK_TIMEOUT_MS);
+	if (ret) {
+		store_fail(e, ret, "opening the address store", req);
+		goto err;
+	}
+	ret = ipam_reserve(&st, &sub, sp.gateway, req->container_id, req->ifname, &addr);
+	ipam_unlock(&st);
+	if (ret == -ENOSPC) {
+		char s[IP4_NET_STRLEN];
+
+		ip4_format_net(&sub, s);
+		cni_fail(e, CNI_ERR_TRY_LATER, NULL, "no free address left in %s", s);
+		goto err;
+	}
+	if (ret) {
+		store_fail(e, ret, "reserving an address", req);
+		goto err;
+	}
+	sp.addr.addr = addr;
+	sp.addr.prefix = sub.prefix;
+
+	if (attach_add(&sp, &macs, e))
+		goto err_release;
+	ret = result_print_add(req, &sp, &macs);
+	if (ret) {
+		cni_fail(e, CNI_ERR_INTERNAL, NULL, "writing the result: %s", strerror(-ret));
+		attach_del(veth, alias, &(struct cni_err){0});
+		goto err_release;
+	}
+	close(sp.netns_fd);
+	ipam_close(&st);
+	return 0;
+
+err_release:
+	/* Undo the reservation; if the lock is out of reach the id-keyed
+	 * DEL the runtime sends after a failed ADD still frees it. */
+	if (ipam_lock(&st, LOCK_TIMEOUT_MS) == 0) {
+		ipam_release_addr(&st, addr, req->container_id, req->ifname);
+		ipam_unlock(&st);
+	}
+err:
+	if (sp.netns_fd >= 0)
+		close(sp.netns_fd);
+	ipam_close(&st);
+	return -1;
+}
+
+static int cmd_del(struct cni_req *req, struct cni_err *e)
+{
+	char veth[IFNAMSIZ], alias[CNI_MAX_ID + IFNAMSIZ + 8];
+	struct attach_spec sp = {0};
+	struct ipam st = {-1, -1};
+	unsigned released;
+	int ret;
+
+	fill_spec(req, &sp, veth, alias, sizeof(alias));
+	/* Works without the netns and without subnet.env: the host veth name
+	 * and the store path come from the attachment and the config. */
+	if (attach_del(veth, alias, e))
+		return -1;
+	ret = ipam_open(&st, req->data_dir, req->name, false);
+	if (ret == -ENOENT)
+		return 0;
+	if (!ret)
+		ret = ipam_lock(&st, LOCK_TIMEOUT_MS);
+	if (!ret)
+		ret = ipam_release(&st, req->container_id, req->ifname, &released);
+	ipam_close(&st);
+	if (ret)
+		return store_fail(e, ret, "releasing the address", req);
+	return 0;
+}
+
+static int cmd_check(struct cni_req *req, struct cni_err *e)
+{
+	char veth[IFNAMSIZ], alias[CNI_MAX_ID + IFNAMSIZ + 8], a[IP4_NET_STRLEN];
+	struct attach_spec sp = {0};
+	struct ipam st = {-1, -1};
+	struct prev_result prev;
+	int ret = -1;
+
+	fill_spec(req, &sp, veth, alias, sizeof(alias));
+	if (!req->prev_result)
+		return cni_fail(e, CNI_ERR_CONFIG, NULL, "CHECK needs prevResult");
+	if (result_parse_prev(req->prev_result, req->ifname, &prev, e))
+		return -1;
+	if (open_pod_netns(req, &sp.netns_fd, e))
+		return -1;
+	sp.addr = prev.addr;
+	sp.gateway = prev.gateway;
+	if (attach_check(&sp, prev.routes, prev.n_routes, e))
+		goto out;
+	ip4_format_net(&prev.addr, a);
+	if (ipam_open(&st, req->data_dir, req->name, false) ||
+	    !ipam_owns(&st, prev.addr.addr, req->container_id, req->ifname)) {
+		cni_fail(e, CNI_ERR_INTERNAL, NULL,
+			 "address %s is not reserved for this attachment", a);
+		goto out;
+	}
+	ret = 0;
+out:
+	ipam_close(&st);
+	close(sp.netns_fd);
+	return ret;
+}
+
+/* GC's list of attachments that stay. */
+static bool gc_keep(const char *id, const char *ifname, void *data)
+{
+	json_t *list = data, *v;
+	size_t i;
+
+	json_array_foreach(list, i, v)
+	{
+		const char *cid = json_string_value(json_object_get(v, "containerID"));
+		const char *ifn = json_string_value(json_object_get(v, "ifname"));
+
+		if (cid && !strcmp(cid, id) && (!ifn || !*ifname || !strcmp(ifn, ifname)))
+			return true;
+	}
+	return false;
+}
+
+struct gc_store {
+	json_t *list;
+	uint32_t drop[1024];
+	unsigned n;
+};
+
+static int gc_store_cb(uint32_t addr, const char *id, const char *ifname, void *data)
+{
+	struct gc_store *g = data;
+
+	if (!gc_keep(id, ifname, g->list) && g->n < ARRAY_SIZE(g->drop))
+		g->drop[g->n++] = addr;
+	return 0;
+}
+
+static int cmd_gc(struct cni_req *req, struct cni_err *e)
+{
+	struct gc_store *g;
+	struct ipam st = {-1, -1};
+	unsigned deleted;
+	int ret, failed = 0;
+
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL, "out of memory");
+	g->list = req->valid_attach;
+	/* Host veths first: a veth without a reservation is harmless, the
+	 * reverse would hand out an address still in use. */
+	if (attach_gc(req->bridge, gc_keep, req->valid_attach, &deleted, e))
+		failed = -1;
+	ret = ipam_open(&st, req->data_dir, req->name, false);
+	if (ret == -ENOENT)
+		goto out;
+	if (!ret)
+		ret = ipam_lock(&st, LOCK_TIMEOUT_MS);
+	if (!ret)
+		ret = ipam_walk(&st, gc_store_cb, g);
+	for (unsigned i = 0; !ret && i < g->n; i++) {
+		int r = ipam_drop(&st, g->drop[i]);
+
+		if (r && !failed)
+			failed = store_fail(e, r, "releasing a stale address", req);
+	}
+	if (ret && !failed)
+		failed = store_fail(e, ret, "walking the address store", req);
+out:
+	ipam_close(&st);
+	free(g);
+	return failed;
+}
+
+static int cmd_status(struct cni_req *req, struct cni_err *e)
+{
+	struct subnet_env env;
+	struct ipam st = {-1, -1};
+	struct ip4_net sub;
+	unsigned used = 0;
+	char err[256] = "";
+	int ret;
+
+	ret = subnetenv_read(req->subnet_file, &env, err, sizeof(err));
+	if (ret)
+		return cni_fail(e, CNI_ERR_NOT_AVAILABLE, ret == -ENOENT ? NULL : err,
+				"%s %s: weftd has not set up this node", req->subnet_file,
+				ret == -ENOENT ? "missing" : "unusable");
+	sub = ip4_net_canonical(&env.subnet);
+	if (ipam_open(&st, req->data_dir, req->name, false) == 0 && ipam_count(&st, &used) == 0 &&
+	    sub.prefix <= 30 && used >= ip4_net_size(&sub) - 3) {
+		ipam_close(&st);
+		return cni_fail(e, CNI_ERR_NOT_AVAILABLE, NULL,
+				"no free address left in the subnet");
+	}
+	ipam_close(&st);
+	return 0;
+}
 
 int main(void)
 {
-	const char *cmd = getenv("CNI_COMMAND");
+	struct cni_req req;
+	struct cni_err e = {0};
+	char *in = NULL;
+	size_t len = 0;
+	int ret;
 
-	if (cmd && !strcmp(cmd, "VERSION")) {
-		printf("{\"cniVersion\":\"1.1.0\",\"supportedVersions\":"
-		       "[\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n");
-		return 0;
+	log_init("weft");
+	ret = read_stdin(&in, &len);
+	if (ret) {
+		memset(&req, 0, sizeof(req));
+		cni_fail(&e, 5, strerror(-ret), "reading stdin");
+		goto fail;
 	}
-	printf("{\"cniVersion\":\"1.1.0\",\"code\":4,\"msg\":\"unsupported CNI_COMMAND\"}\n");
+	ret = cni_req_parse(&req, in, len, &e);
+	if (ret)
+		goto fail;
+	switch (req.cmd) {
+	case CMD_VERSION:
+		result_print_version(req.version_str);
+		break;
+	case CMD_ADD:
+		ret = cmd_add(&req, &e);
+		break;
+	case CMD_DEL:
+		ret = cmd_del(&req, &e);
+		break;
+	case CMD_CHECK:
+		ret = cmd_check(&req, &e);
+		break;
+	case CMD_GC:
+		ret = cmd_gc(&req, &e);
+		break;
+	case CMD_STATUS:
+		ret = cmd_status(&req, &e);
+		break;
+	}
+	if (ret)
+		goto fail;
+	cni_req_free(&req);
+	free(in);
+	return 0;
+
+fail:
+	result_print_error(&req, &e);
+	cni_req_free(&req);
+	free(in);
 	return 1;
 }

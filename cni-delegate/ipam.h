@@ -1,0 +1,50 @@
+/* Address store, on-disk compatible with host-local:
+ *   <dataDir>/<network>/<ip>               "<containerID>\r\n<ifname>"
+ *   <dataDir>/<network>/last_reserved_ip.0 the last address handed out
+ *   <dataDir>/<network>/lock               flock'ed around every change
+ * Allocation is round robin from after the last reserved address, so a
+ * freed address is not reused at once (stale ARP entries elsewhere). */
+#ifndef WEFT_CNI_IPAM_H
+#define WEFT_CNI_IPAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "subnet/ip4.h"
+
+struct ipam {
+	int dirfd;  /* <dataDir>/<network> */
+	int lockfd; /* holds the flock while locked */
+};
+
+/* Opens (creating if needed) the network's directory. 0 or -errno. */
+int ipam_open(struct ipam *st, const char *data_dir, const char *network, bool create);
+void ipam_close(struct ipam *st);
+
+/* Takes the store lock, waiting at most timeout_ms: -ETIMEDOUT then. */
+int ipam_lock(struct ipam *st, unsigned timeout_ms);
+void ipam_unlock(struct ipam *st);
+
+/* Under the lock: reserves the next free host address of subnet, never the
+ * network, broadcast or gateway address. -ENOSPC when the subnet is full. */
+int ipam_reserve(struct ipam *st, const struct ip4_net *subnet, uint32_t gateway, const char *id,
+		 const char *ifname, uint32_t *out);
+/* Under the lock: drops one reservation if it still belongs to (id, ifname). */
+int ipam_release_addr(struct ipam *st, uint32_t addr, const char *id, const char *ifname);
+/* Under the lock: drops every reservation of (id, ifname); a store written
+ * by old host-local versions (id only) is matched by id when nothing else
+ * matched. Sets *released to the count. */
+int ipam_release(struct ipam *st, const char *id, const char *ifname, unsigned *released);
+/* True when addr is reserved for (id, ifname). */
+bool ipam_owns(struct ipam *st, uint32_t addr, const char *id, const char *ifname);
+
+/* Calls cb for every reservation (addr, id, ifname; ifname "" for id-only
+ * files). A nonzero return from cb stops the walk and is returned. */
+int ipam_walk(struct ipam *st,
+	      int (*cb)(uint32_t addr, const char *id, const char *ifname, void *data), void *data);
+/* Under the lock: drops the reservation of addr, whoever owns it. */
+int ipam_drop(struct ipam *st, uint32_t addr);
+/* Reservations currently held. */
+int ipam_count(struct ipam *st, unsigned *n);
+
+#endif
