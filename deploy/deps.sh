@@ -14,6 +14,8 @@ PACKAGES=(
 	etcd-server etcd-client iproute2 nftables iptables containernetworking-plugins
 	podman runc busybox-static openssl curl jq iperf3 iputils-ping procps
 	netcat-openbsd prometheus
+	# systemd-analyze checks the systemd units offline
+	systemd
 )
 
 missing=()
