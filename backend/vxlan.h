@@ -1,0 +1,98 @@
+/* VXLAN backend: the device weft.<VNI> and, per peer, a neighbour entry, an
+ * FDB entry and a route (or one direct route with DirectRouting for an
+ * on-link peer).
+ *
+ * The peer set given here is the desired state. Two ways bring the kernel
+ * to it:
+ *   vxlan_flush      applies the peers changed since the last call, in one
+ *                    netlink batch, without reading the kernel back;
+ *   vxlan_reconcile  dumps the kernel (device, neighbours, FDB, routes
+ *                    tagged with VXLAN_RTPROT), diffs, adds what is missing,
+ *                    replaces what differs and removes what weft owns but no
+ *                    longer wants. It recreates a missing device first.
+ * Removal of unknown entries waits for vxlan_peers_synced(): until the first
+ * complete peer list is known, everything found in the kernel may still be
+ * wanted, so a restart never drops traffic.
+ *
+ * The event socket (vxlan_event_fd) reports link, neighbour and route
+ * changes; vxlan_handle_events() flags a reconcile only when a change
+ * touches what weft wants or owns, so weft's own writes do not loop. */
+#ifndef WEFT_VXLAN_H
+#define WEFT_VXLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "subnet/ip4.h"
+
+/* rtm_protocol of every route weft installs: how it finds its own. */
+#define VXLAN_RTPROT 87
+/* The outer IPv4 + UDP + VXLAN + inner Ethernet headers. */
+#define VXLAN_OVERHEAD 50
+
+struct vxlan;
+
+struct vxlan_conf {
+	uint32_t vni;
+	uint16_t port;		 /* UDP destination port */
+	uint32_t public_ip;	 /* local VTEP address, host byte order */
+	int underlay_ifindex;	 /* 0: let the kernel route */
+	struct ip4_net underlay; /* on-link underlay network (DirectRouting); prefix 0: none */
+	unsigned mtu;		 /* device MTU (underlay MTU - VXLAN_OVERHEAD) */
+	struct ip4_net subnet;	 /* this node's lease */
+	uint8_t mac[6];		 /* this node's VTEP MAC */
+	bool direct_routing;
+};
+
+struct vxlan_peer {
+	struct ip4_net subnet; /* canonical */
+	uint32_t public_ip;    /* host byte order */
+	uint8_t vtep_mac[6];
+};
+
+struct vxlan_stats {
+	unsigned peers;	 /* desired */
+	unsigned neighs; /* programmed, as far as weft knows */
+	unsigned fdbs;
+	unsigned routes;
+	uint64_t reconcile_runs;
+	uint64_t reconcile_fixes;  /* kernel objects reconcile had to change */
+	uint64_t netlink_errors;   /* failed requests */
+	uint64_t device_creations; /* includes the first one */
+	uint64_t event_overflows;
+};
+
+/* Opens the netlink sockets in the caller's namespace; does not touch the
+ * kernel yet. -EINVAL for a bad conf. */
+int vxlan_new(const struct vxlan_conf *conf, struct vxlan **out);
+void vxlan_free(struct vxlan *v);
+
+/* Creates weft.<VNI> or adopts a compatible one (recreates an incompatible
+ * one), sets MTU, MAC, address <subnet network>/32 and brings it up. */
+int vxlan_ensure_device(struct vxlan *v);
+/* The device's name and index (0 before vxlan_ensure_device). */
+const char *vxlan_ifname(const struct vxlan *v);
+int vxlan_ifindex(const struct vxlan *v);
+
+/* Desired state. set adds or updates a peer (its own subnet is ignored);
+ * del removes it. Both only record; vxlan_flush applies. */
+int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *p);
+int vxlan_peer_del(struct vxlan *v, const struct ip4_net *subnet);
+/* The peer list is complete: reconcile may now prune. */
+void vxlan_peers_synced(struct vxlan *v);
+
+/* Applies pending peer changes in one batch. Failures flag a reconcile;
+ * returns the first error. */
+int vxlan_flush(struct vxlan *v);
+/* Full dump, diff and repair (see above). */
+int vxlan_reconcile(struct vxlan *v);
+/* True when events or failures asked for a reconcile. */
+bool vxlan_reconcile_wanted(const struct vxlan *v);
+
+int vxlan_event_fd(const struct vxlan *v);
+/* Reads all pending events. 0, or -errno of the socket. */
+int vxlan_handle_events(struct vxlan *v);
+
+void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out);
+
+#endif
