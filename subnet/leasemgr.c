@@ -57,7 +57,7 @@ struct leasemgr {
 	bool synced, listing;
 	int64_t rev;
 	struct etcd_watch *watch;
-	bool watch_up, relist_now;
+	bool watch_up, relist_now, need_list;
 	unsigned watch_fail;
 
 	struct etcd_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
@@ -876,6 +876,17 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 
 	switch (msg->kind) {
 	case ETCD_WATCH_CREATED:
+		/* A revision below ours: etcd was restored or replaced. */
+		if (msg->revision && msg->revision < m->rev) {
+			log_warn("etcd revision went back from %" PRId64 " to %" PRId64
+				 "; re-listing",
+				 m->rev, msg->revision);
+			etcd_watch_cancel(m->watch);
+			m->watch = NULL;
+			m->need_list = true;
+			sync_retry(m, 0);
+			break;
+		}
 		m->watch_up = true;
 		m->watch_fail = 0;
 		break;
@@ -924,11 +935,13 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 
 		m->watch = NULL;
 		m->watch_up = false;
+		m->need_list = m->relist_now;
 		m->relist_now = false;
 		m->reconnects++;
 		if (msg->err && log_ratelimit_ok(&m->rl_etcd))
-			log_warn("etcd watch broke (%s); re-listing in %" PRIu64 " ms", msg->reason,
-				 d);
+			log_warn("etcd watch broke (%s); resuming from revision %" PRId64
+				 " in %" PRIu64 " ms",
+				 msg->reason, m->rev + 1, d);
 		sync_retry(m, d);
 		break;
 	}
@@ -942,6 +955,7 @@ static void on_list(void *data, const struct etcd_response *r)
 	int ret;
 
 	m->listing = false;
+	m->need_list = true;
 	if (r->err) {
 		uint64_t d = etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
 					     WATCH_RETRY_CAP_MS, rnd32());
@@ -955,6 +969,7 @@ static void on_list(void *data, const struct etcd_response *r)
 		map_put_kv(m, &r->kvs[i], &sn);
 	m->rev = r->revision;
 	m->synced = true;
+	m->need_list = false;
 	ret = etcd_watch_prefix(m->c, m->subnets_key, m->rev + 1, on_watch, m, &m->watch);
 	if (ret < 0) {
 		m->watch = NULL;
@@ -987,9 +1002,29 @@ static void sync_start(struct leasemgr *m)
 	m->listing = true;
 }
 
+/* After a break the watch resumes where it stopped: etcd replays what was
+ * missed, which brings the map to the same state a re-list would. A
+ * compacted revision (or a revision that went back) re-lists instead. */
+static void watch_resume(struct leasemgr *m)
+{
+	int ret;
+
+	ret = etcd_watch_prefix(m->c, m->subnets_key, m->rev + 1, on_watch, m, &m->watch);
+	if (ret < 0) {
+		m->watch = NULL;
+		log_err("cannot start the etcd watch: %s", strerror(-ret));
+		sync_retry(m, 1000);
+	}
+}
+
 static void sync_fire(void *data)
 {
-	sync_start(data);
+	struct leasemgr *m = data;
+
+	if (m->need_list || !m->synced)
+		sync_start(m);
+	else if (!m->watch)
+		watch_resume(m);
 }
 
 /* -------------------------------------------------------------- lifecycle */

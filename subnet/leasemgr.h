@@ -7,8 +7,10 @@
  * create-if-absent txn; a lost race picks another subnet. Keys without an
  * etcd lease are reservations: honoured, never given a TTL. The lease is
  * renewed with keepalive only, so a renewal wakes no peer. Losing the lease
- * or the key re-acquires, preferring the same subnet. Every watch break or
- * compaction re-lists and diffs.
+ * or the key re-acquires, preferring the same subnet. A broken watch resumes
+ * from the next revision, so etcd replays what was missed; when that
+ * revision was compacted (or etcd's revision went back) the manager
+ * re-lists and diffs against what it reported.
  *
  * The backend follows through callbacks, all run from the etcd client's
  * dispatch. Peers are reported only once a lease is held, never include the
