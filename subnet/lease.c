@@ -232,10 +232,20 @@ int lease_attrs_decode(const char *json, size_t len, struct lease_attrs *out)
 		goto out_root;
 	v = get_ci(root, "BackendType");
 	if (v) {
-		if (!json_is_string(v))
+		const char *t = json_string_value(v);
+		size_t n = t ? strlen(t) : 0;
+
+		if (!t)
 			goto out_root;
-		/* Truncation keeps an over-long type distinct from "vxlan". */
-		snprintf(a.backend_type, sizeof(a.backend_type), "%s", json_string_value(v));
+		/* Truncation keeps an over-long type distinct from "vxlan"; it cuts
+		 * before a split UTF-8 sequence so the type still encodes. */
+		if (n >= sizeof(a.backend_type)) {
+			n = sizeof(a.backend_type) - 1;
+			while (n && ((unsigned char)t[n] & 0xc0) == 0x80)
+				n--;
+		}
+		memcpy(a.backend_type, t, n);
+		a.backend_type[n] = '\0';
 	}
 	v = get_ci(root, "BackendData");
 	if (v && strcmp(a.backend_type, "vxlan") == 0 && decode_vxlan_data(v, &a))
