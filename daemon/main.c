@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/dataplane.h"
 #include "daemon/loop.h"
 #include "daemon/options.h"
 #include "subnet/etcd.h"
@@ -40,6 +41,7 @@ struct weftd {
 	struct loop *loop;
 	struct etcd_client *etcd;
 	struct leasemgr *lm;
+	struct dataplane *dp;
 	struct loop_timer *t_subnet_env;
 	char iface[IF_NAMESIZE];
 	uint32_t public_ip;
@@ -185,21 +187,24 @@ static int dataplane_config(struct weftd *d, const struct netconf *nc)
 static int dataplane_lease(struct weftd *d, const struct ip4_net *subnet,
 			   const struct lease_attrs *attrs)
 {
-	return 0;
+	return dp_lease(d->dp, &d->nc, subnet, attrs);
 }
 
 static void dataplane_peer_set(struct weftd *d, const struct ip4_net *subnet,
 			       const struct lease_attrs *attrs)
 {
+	dp_peer_set(d->dp, subnet, attrs);
 }
 
 static void dataplane_peer_del(struct weftd *d, const struct ip4_net *subnet)
 {
+	dp_peer_del(d->dp, subnet);
 }
 
 /* A complete peer list was applied: stale kernel state may be pruned. */
 static void dataplane_peers_synced(struct weftd *d)
 {
+	dp_peers_synced(d->dp);
 }
 
 /* ---------------------------------------------------------- subnet.env */
@@ -229,6 +234,7 @@ static void write_subnet_env(void *data)
 		loop_timer_arm(d->t_subnet_env, SUBNET_ENV_RETRY_MS, 0);
 		return;
 	}
+	dp_subnet_env_written(d->dp);
 	ip4_format_net(&env.subnet, s);
 	log_info("wrote %s (FLANNEL_SUBNET=%s FLANNEL_MTU=%u)", d->opt.subnet_file, s, env.mtu);
 }
@@ -456,7 +462,17 @@ static int run(struct weftd *d)
 		log_err("cannot create the lease manager: %s", strerror(-ret));
 		goto out;
 	}
-	ret = loop_add_timer(d->loop, write_subnet_env, d, &d->t_subnet_env);
+	ret = dp_new(&(struct dp_config){.loop = d->loop,
+					 .lm = d->lm,
+					 .health_addr = o->health_addr,
+					 .subnet_file = o->subnet_file,
+					 .ip_masq = o->ip_masq,
+					 .iface = d->iface,
+					 .public_ip = d->public_ip,
+					 .underlay_mtu = d->underlay_mtu},
+		     &d->dp);
+	if (ret >= 0)
+		ret = loop_add_timer(d->loop, write_subnet_env, d, &d->t_subnet_env);
 	if (ret >= 0)
 		ret = loop_add_fd(d->loop, etcd_client_fd(d->etcd), EPOLLIN, on_etcd_fd, d);
 	if (ret >= 0)
@@ -473,6 +489,7 @@ static int run(struct weftd *d)
 out:
 	/* Manager first: it owns timers of the client. No dispatch in between. */
 	leasemgr_free(d->lm);
+	dp_free(d->dp);
 	loop_timer_free(d->t_subnet_env);
 	if (d->etcd)
 		loop_del_fd(d->loop, etcd_client_fd(d->etcd));
