@@ -3,7 +3,8 @@
 # written by the test (no weftd, no etcd), pods as namespaces, and the
 # plugin invoked exactly as a runtime does.
 #
-#   cni_setup                      node $NODE, $SUBNET_FILE, $DATA_DIR, $NET
+#   cni_setup [underlay]           node $NODE, $SUBNET_FILE, $DATA_DIR, $NET;
+#                                  with "underlay": node 1 of harness.sh's topology
 #   cni_pod NAME                   netns $H_RUN-NAME (path $H_RUN-NAME -> /run/netns/...)
 #   cni_conf [JQ-FILTER]           the network config, optionally edited
 #   cni_run CMD CID POD [IFNAME]   plugin with the config on stdin; stdout = output
@@ -17,7 +18,12 @@ CNI_VERSION=${CNI_VERSION:-1.0.0}
 cni_setup() {
 	h_init
 	NODE="$H_RUN-n1"
-	h_netns_add "$NODE"
+	if [ "${1:-}" = underlay ]; then
+		h_underlay
+		h_node_add 1
+	else
+		h_netns_add "$NODE"
+	fi
 	SUBNET_FILE="$H_TMP/subnet.env"
 	DATA_DIR="$H_TMP/cni"
 	NET=weftnet
