@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# With --lease-ttl 5 the lease is renewed by keepalive alone: after 30 s the
+# key is alive on the same etcd lease, its mod_revision never moved, and the
+# peer watching it saw no update.
+# labels: lease
+# timeout: 90
+source "$WEFT_SRC/tests/lib/harness.sh"
+source "$WEFT_SRC/tests/integration/lease_common.sh"
+h_init
+h_underlay
+h_etcd_start
+for n in 1 2; do
+	h_node_add "$n"
+done
+h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+
+lease_id() { h_etcdctl get "$1" -w fields | sed -n 's/^"Lease" : //p'; }
+
+l_start 1 --lease-ttl 5
+l_start 2 --log-level debug
+for n in 1 2; do
+	h_wait_for 10 "node $n subnet.env" test -s "$(h_subnet_file "$n")" || h_fail "node $n"
+done
+key=$(l_key_of 198.18.0.1)
+rev=$(l_field "$key" mod_revision)
+id=$(lease_id "$key")
+[ -n "$id" ] && [ "$id" != 0 ] || h_fail "no etcd lease on $key"
+h_etcdctl lease timetolive "$(printf '%x' "$id")" | grep -q 'granted with TTL(5s)' ||
+	h_fail "lease TTL is not 5 s"
+h_wait_for 5 "node 2 sees node 1" grep -q "peer added: $(l_key_subnet "$key")" "$H_TMP/n2.log" ||
+	h_fail "node 2 does not see node 1"
+
+for t in 10 20 30; do
+	sleep 10
+	h_etcdctl get "$key" | grep -q . || h_fail "lease key gone after $t s"
+	h_assert_eq "$id" "$(lease_id "$key")" "etcd lease after $t s"
+	h_assert_eq "$rev" "$(l_field "$key" mod_revision)" "mod_revision after $t s"
+	remaining=$(h_etcdctl lease timetolive "$(printf '%x' "$id")" | sed -n 's/.*remaining(\(-*[0-9]*\)s).*/\1/p')
+	[ "${remaining:-0}" -ge 1 ] || h_fail "lease about to expire after $t s (remaining ${remaining}s)"
+done
+grep -q "peer updated\|peer removed" "$H_TMP/n2.log" && h_fail "a renewal woke the peer"
+l_alive 1 || h_fail "node 1 exited"
+for n in 1 2; do
+	l_stop "$n"
+done
