@@ -1,0 +1,200 @@
+/* The plugin's address store on a real filesystem: order, limits, owners,
+ * release rules and the lock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../cni-delegate/ipam.c"
+#include "common/util.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	strcpy(dir, "/tmp/weft-ipam-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static uint32_t ip(const char *s)
+{
+	uint32_t a;
+
+	assert_int_equal(ip4_parse_addr(s, &a), 0);
+	return a;
+}
+
+static void read_file(const char *net, const char *name, char *buf, size_t size)
+{
+	char path[256];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, net, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+static void test_reserve_order_and_limits(void **state)
+{
+	struct ip4_net sub = {ip("10.1.2.0"), 29};
+	const char *want[] = {"10.1.2.2", "10.1.2.3", "10.1.2.4", "10.1.2.5", "10.1.2.6"};
+	struct ipam st;
+	char buf[64], id[16];
+	uint32_t a;
+
+	assert_int_equal(ipam_open(&st, dir, "order", false), -ENOENT);
+	assert_int_equal(ipam_open(&st, dir, "order", true), 0);
+	assert_int_equal(ipam_lock(&st, 1000), 0);
+	for (int i = 0; i < 5; i++) {
+		char got[IP4_ADDR_STRLEN];
+
+		snprintf(id, sizeof(id), "c%d", i);
+		assert_int_equal(ipam_reserve(&st, &sub, ip("10.1.2.1"), id, "eth0", &a), 0);
+		ip4_format_addr(a, got);
+		assert_string_equal(got, want[i]);
+	}
+	/* Network, gateway and broadcast are never handed out. */
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.1.2.1"), "c9", "eth0", &a), -ENOSPC);
+	read_file("order", "10.1.2.2", buf, sizeof(buf));
+	assert_string_equal(buf, "c0\r\neth0");
+	read_file("order", "last_reserved_ip.0", buf, sizeof(buf));
+	assert_string_equal(buf, "10.1.2.6");
+
+	/* Round robin: a freed address comes back only when its turn comes. */
+	assert_int_equal(ipam_release_addr(&st, ip("10.1.2.4"), "c2", "eth0"), 0);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.1.2.1"), "c10", "eth0", &a), 0);
+	assert_int_equal(a, ip("10.1.2.4"));
+	/* A /31 or /32 has no pod addresses. */
+	sub.prefix = 31;
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.1.2.1"), "x", "eth0", &a), -ENOSPC);
+	ipam_close(&st);
+}
+
+static void test_cursor_resumes(void **state)
+{
+	struct ip4_net sub = {ip("10.3.0.0"), 24};
+	struct ipam st;
+	uint32_t a;
+	FILE *f;
+	char path[256];
+
+	assert_int_equal(ipam_open(&st, dir, "cursor", true), 0);
+	snprintf(path, sizeof(path), "%s/cursor/last_reserved_ip.0", dir);
+	f = fopen(path, "w");
+	fputs("10.3.0.100", f);
+	fclose(f);
+	assert_int_equal(ipam_lock(&st, 1000), 0);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.3.0.1"), "a", "eth0", &a), 0);
+	assert_int_equal(a, ip("10.3.0.101"));
+	/* A cursor outside the subnet (the subnet changed) restarts at the bottom. */
+	f = fopen(path, "w");
+	fputs("192.168.9.9", f);
+	fclose(f);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.3.0.1"), "b", "eth0", &a), 0);
+	assert_int_equal(a, ip("10.3.0.2"));
+	/* At the top it wraps. */
+	f = fopen(path, "w");
+	fputs("10.3.0.254", f);
+	fclose(f);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.3.0.1"), "c", "eth0", &a), 0);
+	assert_int_equal(a, ip("10.3.0.3"));
+	ipam_close(&st);
+}
+
+static void test_release_rules(void **state)
+{
+	struct ip4_net sub = {ip("10.2.0.0"), 24};
+	unsigned n;
+	struct ipam st;
+	uint32_t a1, a2, a3;
+	char path[256];
+	FILE *f;
+
+	assert_int_equal(ipam_open(&st, dir, "rel", true), 0);
+	assert_int_equal(ipam_lock(&st, 1000), 0);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.2.0.1"), "ctr", "eth0", &a1), 0);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.2.0.1"), "ctr", "net1", &a2), 0);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.2.0.1"), "other", "eth0", &a3), 0);
+	assert_true(ipam_owns(&st, a1, "ctr", "eth0"));
+	assert_false(ipam_owns(&st, a1, "ctr", "net1"));
+	assert_false(ipam_owns(&st, a1, "other", "eth0"));
+	/* Wrong owner: refused. */
+	assert_int_equal(ipam_release_addr(&st, a1, "other", "eth0"), -ENOENT);
+	/* Release is keyed by id and ifname. */
+	assert_int_equal(ipam_release(&st, "ctr", "eth1", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ipam_release(&st, "ctr", "eth0", &n), 0);
+	assert_int_equal(n, 1);
+	assert_false(ipam_owns(&st, a1, "ctr", "eth0"));
+	assert_true(ipam_owns(&st, a2, "ctr", "net1"));
+	assert_int_equal(ipam_count(&st, &n), 0);
+	assert_int_equal(n, 2);
+
+	/* Files of old host-local versions hold only the id. */
+	snprintf(path, sizeof(path), "%s/rel/10.2.0.77", dir);
+	f = fopen(path, "w");
+	fputs("legacy\n", f);
+	fclose(f);
+	assert_true(ipam_owns(&st, ip("10.2.0.77"), "legacy", "eth0"));
+	assert_int_equal(ipam_release(&st, "legacy", "eth0", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Junk in the directory is not a reservation. */
+	snprintf(path, sizeof(path), "%s/rel/notes.txt", dir);
+	f = fopen(path, "w");
+	fputs("ctr\r\nnet1", f);
+	fclose(f);
+	assert_int_equal(ipam_count(&st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ipam_drop(&st, a3), 0);
+	assert_int_equal(ipam_drop(&st, a3), 0);
+	ipam_close(&st);
+}
+
+static void test_lock_timeout(void **state)
+{
+	struct ipam a, b;
+	uint64_t t0;
+
+	assert_int_equal(ipam_open(&a, dir, "lock", true), 0);
+	assert_int_equal(ipam_open(&b, dir, "lock", true), 0);
+	assert_int_equal(ipam_lock(&a, 1000), 0);
+	t0 = now_ms();
+	assert_int_equal(ipam_lock(&b, 200), -ETIMEDOUT);
+	assert_true(now_ms() - t0 >= 150);
+	ipam_unlock(&a);
+	assert_int_equal(ipam_lock(&b, 200), 0);
+	ipam_close(&a);
+	ipam_close(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reserve_order_and_limits),
+		cmocka_unit_test(test_cursor_resumes),
+		cmocka_unit_test(test_release_rules),
+		cmocka_unit_test(test_lock_timeout),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
