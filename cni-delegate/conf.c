@@ -11,6 +11,16 @@
 const char *const cni_supported_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL};
 static const enum cni_ver version_ids[] = {VER_030, VER_031, VER_040, VER_100, VER_110};
 
+/* Messages quote what the runtime sent, cut to a length: the cut can split
+ * a UTF-8 sequence and env values need not be UTF-8 at all, yet the error
+ * object must still encode as JSON. */
+static void ascii_only(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
 int cni_fail(struct cni_err *e, int code, const char *details, const char *fmt, ...)
 {
 	va_list ap;
@@ -20,6 +30,8 @@ int cni_fail(struct cni_err *e, int code, const char *details, const char *fmt, 
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	snprintf(e->details, sizeof(e->details), "%s", details ? details : "");
+	ascii_only(e->msg);
+	ascii_only(e->details);
 	return -1;
 }
 
