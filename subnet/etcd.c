@@ -325,7 +325,8 @@ static int parse_error(long http, const char *body, size_t len, struct etcd_resp
 		set_message(out, m, strlen(m));
 	else if (body && len)
 		set_message(out, body, len);
-	else
+	/* An empty text (or a body starting with NUL) still needs a log line. */
+	if (!out->message[0])
 		snprintf(out->message, sizeof(out->message), "HTTP status %ld", http);
 	/* gRPC Unauthenticated / PermissionDenied. */
 	if (out->grpc_code == 16 || out->grpc_code == 7 || http == 401 || http == 403)
