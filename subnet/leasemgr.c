@@ -51,6 +51,8 @@ struct leasemgr {
 	struct lease_attrs attrs;
 	char *own_value;
 	unsigned config_fail;
+	char *bad_config; /* last invalid config reported, to log it once */
+	bool told_no_config;
 
 	struct entry *map;
 	size_t n_map, cap_map;
@@ -335,8 +337,10 @@ static bool fatal_error(struct leasemgr *m, const struct etcd_response *r, const
 	 * before the first success that means a wrong setup. */
 	if (m->have_nc || (r->err != ETCD_ETLS && r->err != ETCD_EAUTH))
 		return false;
-	snprintf(why, sizeof(why), "%s: %s%s", what,
-		 r->err == ETCD_ETLS ? "TLS failure: " : "authentication failed: ", r->message);
+	snprintf(why, sizeof(why), "%s: %s%s%s", what,
+		 r->err == ETCD_ETLS ? "TLS failure: " : "authentication failed: ", r->message,
+		 r->err == ETCD_ETLS ? " (check the etcd CA, certificate and key files)"
+				     : " (check the etcd user name and password)");
 	if (m->ops.on_fatal)
 		m->ops.on_fatal(m->data, r->err, why);
 	return true;
@@ -354,7 +358,7 @@ static void log_etcd_error(struct leasemgr *m, const char *what, const struct et
 
 static void config_retry(struct leasemgr *m)
 {
-	etcd_timer_arm(m->t_config, etcd_backoff_ms(m->config_fail++, 500, RETRY_CAP_MS, rnd32()));
+	etcd_timer_arm(m->t_config, etcd_backoff_ms(m->config_fail++, 500, 5000, rnd32()));
 }
 
 static void config_loaded(struct leasemgr *m, const char *json)
@@ -364,9 +368,11 @@ static void config_loaded(struct leasemgr *m, const char *json)
 
 	ret = netconf_parse(json, strlen(json), &m->nc, err, sizeof(err));
 	if (ret < 0) {
-		log_err("network config at %s is invalid: %s; waiting for a fixed one",
-			m->config_key, err);
-		m->config_fail = 20; /* retry at the capped pace */
+		if (!m->bad_config || strcmp(m->bad_config, json) != 0)
+			log_err("network config at %s is invalid: %s; waiting for a fixed one",
+				m->config_key, err);
+		free(m->bad_config);
+		m->bad_config = strdup(json);
 		config_retry(m);
 		return;
 	}
@@ -407,11 +413,11 @@ static void on_config(void *data, const struct etcd_response *r)
 		return;
 	}
 	if (!r->n_kvs) {
-		if (log_ratelimit_ok(&m->rl_etcd))
+		if (!m->told_no_config)
 			log_err("no network config at %s (write one, or pass --net-config-file); "
 				"waiting for it",
 				m->config_key);
-		m->config_fail = 20;
+		m->told_no_config = true;
 		config_retry(m);
 		return;
 	}
@@ -1097,6 +1103,7 @@ void leasemgr_free(struct leasemgr *m)
 	free(m->map);
 	free(m->peers);
 	free(m->own_value);
+	free(m->bad_config);
 	free(m->net_config);
 	free(m->prefix);
 	free(m);
