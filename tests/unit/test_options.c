@@ -203,6 +203,31 @@ static void test_usage_lists_every_option(void **state)
 	free(buf);
 }
 
+/* docs/configuration.md carries the --help text verbatim. */
+static void test_docs_match_help(void **state)
+{
+	const char *data = getenv("WEFT_TEST_DATA");
+	char path[4096], *doc = NULL, *help = NULL, *begin, *end;
+	size_t len = 0;
+	FILE *f;
+
+	assert_non_null(data);
+	snprintf(path, sizeof(path), "%s/../../../docs/configuration.md", data);
+	assert_int_equal(file_read_all(path, 1 << 20, &doc, NULL), 0);
+	begin = strstr(doc, "<!-- weftd-help-begin -->\n```\n");
+	end = strstr(doc, "```\n<!-- weftd-help-end -->");
+	assert_non_null(begin);
+	assert_non_null(end);
+	begin += strlen("<!-- weftd-help-begin -->\n```\n");
+	*end = '\0';
+	f = open_memstream(&help, &len);
+	options_usage(f);
+	fclose(f);
+	assert_string_equal(begin, help);
+	free(help);
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_usage_lists_every_option),
+		cmocka_unit_test(test_docs_match_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
