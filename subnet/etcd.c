@@ -814,7 +814,8 @@ static void on_auth_done(void *data, const struct etcd_response *resp)
 		if (resp->err || !c->token) {
 			struct etcd_response why = *resp;
 
-			if (!why.err)
+			/* The server refused the credentials (not a transport error). */
+			if (!why.err || why.err == ETCD_ESERVER)
 				why.err = ETCD_EAUTH;
 			fail_request(r, &why);
 			continue;
