@@ -808,6 +808,7 @@ int vxlan_flush(struct vxlan *v)
 		return ret;
 	}
 	ops_account(v, &ops, failed);
+	v->st.flush_writes += ops.n;
 	for (p = v->dirty; p; p = next) {
 		next = p->dirty_next;
 		p->dirty = false;

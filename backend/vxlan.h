@@ -57,6 +57,7 @@ struct vxlan_stats {
 	unsigned routes;
 	uint64_t reconcile_runs;
 	uint64_t reconcile_fixes;  /* kernel objects reconcile had to change */
+	uint64_t flush_writes;	   /* kernel object writes by vxlan_flush */
 	uint64_t netlink_errors;   /* failed requests */
 	uint64_t device_creations; /* includes the first one */
 	uint64_t event_overflows;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include "backend/nft.h"
 #include "backend/vxlan.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "daemon/health.h"
 #include "daemon/loop.h"
 #include "subnet/leasemgr.h"
@@ -23,6 +25,7 @@
 #define RECONCILE_DEBOUNCE_MS 20
 #define RECONCILE_RETRY_MS    1000
 #define NFT_REFRESH_TICKS     6 /* masquerade table re-applied every minute */
+#define FLUSH_LOG_MIN	      300
 
 struct dataplane {
 	struct dp_config c;
@@ -138,12 +141,22 @@ static void do_flush(void *data)
 	struct dataplane *dp = data;
 	int ret;
 
+	struct vxlan_stats before, after;
+	uint64_t t0;
+
 	dp->flush_armed = false;
 	if (!dp->vx)
 		return;
+	vxlan_get_stats(dp->vx, &before);
+	t0 = now_ms();
 	ret = vxlan_flush(dp->vx);
 	if (ret < 0 && log_ratelimit_ok(&dp->rl))
 		log_err("programming peers on %s: %s", vxlan_ifname(dp->vx), strerror(-ret));
+	vxlan_get_stats(dp->vx, &after);
+	/* Bulk changes (a listing, a mass join) are worth a line. */
+	if (after.flush_writes - before.flush_writes >= FLUSH_LOG_MIN)
+		log_info("wrote %" PRIu64 " kernel objects in %" PRIu64 " ms (%u peers)",
+			 after.flush_writes - before.flush_writes, now_ms() - t0, after.peers);
 	if (vxlan_reconcile_wanted(dp->vx))
 		arm_reconcile(dp, RECONCILE_DEBOUNCE_MS);
 }
