@@ -294,7 +294,9 @@ static void parse_linkinfo(const struct nlattr *nest, struct nl_link *l)
 			l->set |= NL_LINK_PEER;
 		}
 	}
+	/* strcmp needs the kind NUL-terminated inside the attribute. */
 	if (tb[IFLA_INFO_SLAVE_KIND] && tb[IFLA_INFO_SLAVE_DATA] &&
+	    mnl_attr_validate(tb[IFLA_INFO_SLAVE_KIND], MNL_TYPE_NUL_STRING) == 0 &&
 	    !strcmp(mnl_attr_get_str(tb[IFLA_INFO_SLAVE_KIND]), "bridge")) {
 		const struct nlattr *btb[IFLA_BRPORT_MAX + 1];
 
