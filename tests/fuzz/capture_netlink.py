@@ -2,7 +2,9 @@
 """Captures rtnetlink messages as the kernel sends them (link, address,
 route, neighbour and FDB dumps, an error with extended ack) as seed inputs
 for fuzz_netlink. Runs inside a throwaway network namespace made by
-capture_netlink.sh; writes one message per file into the given directory."""
+capture_netlink.sh; writes one message per file into the given directory.
+With --synthetic it writes small hand-made link messages instead (no
+kernel needed)."""
 import os
 import socket
 import struct
@@ -82,5 +84,30 @@ def main():
             f.write(msgs[-1][1])
 
 
+def synthetic(outdir):
+    """Small link messages shaped like weft's own requests: few attributes,
+    so that mutations land on the nests the parser descends into."""
+    ifi = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 7, 1, 1)
+    vxlan = attr(18, attr(1, b"vxlan\0") + attr(2, attr(1, struct.pack("=I", 1)) +
+        attr(4, socket.inet_aton("198.18.0.1")) + attr(15, struct.pack("!H", 8472)) +
+        attr(7, b"\0") + attr(3, struct.pack("=I", 2)) + attr(5, b"\x40") + attr(18, b"\0")))
+    peer = attr(1, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0) + attr(3, b"eth0\0") +
+        attr(28, struct.pack("=I", 5)) + attr(4, struct.pack("=I", 1450)) +
+        attr(1, b"\x02\x00\x00\x00\x00\x03"))
+    veth = attr(3, b"veth0a1b2c3d\0") + attr(10, struct.pack("=I", 4)) + \
+        attr(20, b"weft:ctr1:eth0\0") + attr(18, attr(1, b"veth\0") + attr(2, peer) +
+        attr(4, b"bridge\0") + attr(5, attr(4, b"\x01")))
+    msgs = {
+        "syn_link_vxlan": ifi + attr(3, b"weft.1\0") + attr(4, struct.pack("=I", 1450)) + vxlan,
+        "syn_link_veth": ifi + veth,
+    }
+    for name, body in msgs.items():
+        with open(os.path.join(outdir, name), "wb") as f:
+            f.write(nlmsg(16, 0, 0, body))
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[2] == "--synthetic":
+        synthetic(sys.argv[1])
+    else:
+        main()
