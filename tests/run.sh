@@ -31,3 +31,17 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-asan
 ctest --output-on-failure --timeout 600 -j"$jobs" "$@"
+
+# Fuzzing runs with no arguments or when they name it (e.g. -L fuzz,
+# -R fuzz.netconf): a clang tree of its own, corpus replay plus 10 s of
+# fuzzing per target (tests/fuzz/long.sh fuzzes longer).
+if [ $# -eq 0 ] || [[ "$*" == *fuzz* ]]; then
+	cd "$src"
+	echo "== fuzz build (build-fuzz/, clang + libFuzzer)"
+	CC=clang cmake -S "$src" -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DWEFT_FUZZ=ON \
+		-DWEFT_SANITIZE=ON -DWEFT_TESTS=OFF >/dev/null
+	cmake --build build-fuzz -j"$jobs" --target fuzzers
+	echo "== fuzz tests (build-fuzz/)"
+	cd build-fuzz
+	ctest --output-on-failure -j"$jobs" -L fuzz "$@"
+fi
