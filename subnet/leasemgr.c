@@ -52,7 +52,7 @@ struct leasemgr {
 	char *own_value;
 	unsigned config_fail;
 	char *bad_config; /* last invalid config reported, to log it once */
-	bool told_no_config;
+	bool told_no_config, fatal;
 
 	struct entry *map;
 	size_t n_map, cap_map;
@@ -337,6 +337,9 @@ static bool fatal_error(struct leasemgr *m, const struct etcd_response *r, const
 	 * before the first success that means a wrong setup. */
 	if (m->have_nc || (r->err != ETCD_ETLS && r->err != ETCD_EAUTH))
 		return false;
+	if (m->fatal)
+		return true;
+	m->fatal = true;
 	snprintf(why, sizeof(why), "%s: %s%s%s", what,
 		 r->err == ETCD_ETLS ? "TLS failure: " : "authentication failed: ", r->message,
 		 r->err == ETCD_ETLS ? " (check the etcd CA, certificate and key files)"
@@ -393,7 +396,8 @@ static void config_loaded(struct leasemgr *m, const char *json)
 	m->have_nc = true;
 	if (m->ops.on_config)
 		m->ops.on_config(m->data, &m->nc);
-	sync_start(m);
+	/* The listing started together with the config read. */
+	acquire(m);
 }
 
 static void on_config(void *data, const struct etcd_response *r)
@@ -962,6 +966,8 @@ static void on_list(void *data, const struct etcd_response *r)
 
 	m->listing = false;
 	m->need_list = true;
+	if (r->err && fatal_error(m, r, "listing the subnet leases"))
+		return;
 	if (r->err) {
 		uint64_t d = etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
 					     WATCH_RETRY_CAP_MS, rnd32());
@@ -1087,7 +1093,13 @@ err:
 
 int leasemgr_start(struct leasemgr *m)
 {
-	return etcd_timer_arm(m->t_config, 0);
+	int ret;
+
+	/* Config and listing do not depend on each other: one round trip. */
+	ret = etcd_timer_arm(m->t_config, 0);
+	if (!ret)
+		ret = etcd_timer_arm(m->t_sync, 0);
+	return ret;
 }
 
 void leasemgr_free(struct leasemgr *m)
