@@ -16,8 +16,8 @@ static const struct {
 	const char *name;
 	enum log_level level;
 } level_names[] = {
-	{"error", WLOG_ERR},	{"err", WLOG_ERR},	{"warning", WLOG_WARN},
-	{"warn", WLOG_WARN},	{"info", WLOG_INFO},	{"debug", WLOG_DEBUG},
+	{"error", WLOG_ERR}, {"err", WLOG_ERR},	  {"warning", WLOG_WARN},
+	{"warn", WLOG_WARN}, {"info", WLOG_INFO}, {"debug", WLOG_DEBUG},
 };
 
 void log_init(const char *ident)
@@ -83,9 +83,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 		gettimeofday(&tv, NULL);
 		gmtime_r(&tv.tv_sec, &tm);
-		n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			     tm.tm_sec, (long)(tv.tv_usec / 1000), log_ident, level_tag(level));
+		n = snprintf(line, sizeof(line),
+			     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			     (long)(tv.tv_usec / 1000), log_ident, level_tag(level));
 	}
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;

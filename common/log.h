@@ -37,7 +37,10 @@ struct log_ratelimit {
 	unsigned suppressed;
 };
 
-#define LOG_RATELIMIT_INIT(interval, b) {.interval_s = (interval), .burst = (b)}
+#define LOG_RATELIMIT_INIT(interval, b)                \
+	{                                              \
+		.interval_s = (interval), .burst = (b) \
+	}
 
 bool log_ratelimit_ok(struct log_ratelimit *rl);
 
