@@ -15,14 +15,11 @@ fail() {
 	exit 1
 }
 
-# The validator project is installed from its lock file into the build tree,
-# never into the source tree.
-work="$WEFT_BUILD/k8s-check"
-mkdir -p "$work"
-cp "$WEFT_SRC"/tests/k8s/{package.json,package-lock.json,validate.js,mutate.js} "$work/"
-log "npm ci in $work"
-(cd "$work" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) ||
-	fail "npm ci failed"
+# The validator's dependencies, installed from its lock file into the build
+# tree (never into the source tree).
+NODE_PATH=$(bash "$WEFT_SRC/tests/k8s/setup.sh") || fail "npm ci failed"
+export NODE_PATH
+work="$WEFT_SRC/tests/k8s"
 
 tmp=$(mktemp -d /tmp/weft-manifests.XXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -39,21 +36,20 @@ grep -q "^5 objects checked, 0 problems$" "$tmp/ok.log" ||
 	fail "expected 5 objects: $(cat "$tmp/ok.log")"
 log "shipped manifests: $(cat "$tmp/ok.log")"
 
-pass=0
-# expect_reject NAME EXPECTED-SUBSTRING FILE MUTATE-ARGS...: write a broken
-# copy of FILE, then the validator must exit 1 naming the reason.
+# expect_reject NAME EXPECTED-SUBSTRING FILE KIND PATH set JSON | delete:
+# queue a broken copy of FILE; the validator must name the reason for it.
+# All copies are made in one mutate.js run and checked in one validate run
+# (each problem line starts with the copy's file name).
+names=()
+wants=()
+: >"$tmp/spec"
 expect_reject() {
-	local name=$1 want=$2 file=$3 out="$tmp/$1.yml" rc=0
-	shift 3
-	mutate "$file" "$out" "$@" || fail "$name: could not make the broken copy"
-	validate "$out" 2>"$tmp/$name.log" || rc=$?
-	[ "$rc" -eq 1 ] || fail "$name: validator exit $rc, expected 1: $(cat "$tmp/$name.log")"
-	grep -qF -- "$want" "$tmp/$name.log" ||
-		fail "$name: expected '$want' in: $(cat "$tmp/$name.log")"
-	pass=$((pass + 1))
-	log "rejected $name: $(grep -F -- "$want" "$tmp/$name.log" | head -1)"
+	local name=$1 want=$2
+	shift 2
+	names+=("$name")
+	wants+=("$want")
+	(IFS=$'\t'; echo "$name	$*") >>"$tmp/spec"
 }
-
 ds="$WEFT_SRC/deploy/kubernetes/weft.yml"
 sec="$WEFT_SRC/deploy/kubernetes/etcd-secret.yml.tmpl"
 c0=spec/template/spec/containers/0
@@ -111,6 +107,29 @@ expect_reject cni-no-portmap "plugins must be [weft, portmap], got [weft]" "$ds"
 	data/cni-conf.json set '"{\"name\":\"weft\",\"cniVersion\":\"1.0.0\",\"plugins\":[{\"type\":\"weft\"}]}"'
 expect_reject netconf-backend 'Backend.Type must be "vxlan"' "$ds" ConfigMap \
 	data/net-conf.json set '"{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"udp\"}}"'
+
+mkdir -p "$tmp/broken"
+mutate --batch "$tmp/spec" "$tmp/broken" || fail "could not make the broken copies"
+copies=()
+for name in "${names[@]}"; do
+	copies+=("$tmp/broken/$name.yml")
+done
+rc=0
+validate "${copies[@]}" 2>"$tmp/broken.log" || rc=$?
+[ "$rc" -eq 1 ] || fail "validator exit $rc on the broken copies, expected 1"
+pass=0
+for i in "${!names[@]}"; do
+	name=${names[$i]}
+	want=${wants[$i]}
+	grep "^$name.yml#" "$tmp/broken.log" | grep -qF -- "$want" ||
+		fail "$name: expected '$want', got: $(grep "^$name.yml#" "$tmp/broken.log" || echo nothing)"
+	pass=$((pass + 1))
+	log "rejected $name: $(grep "^$name.yml#" "$tmp/broken.log" | grep -F -- "$want" | head -1)"
+done
+# One copy on its own: the exit status is 1 for a single bad file too.
+rc=0
+validate "$tmp/broken/${names[0]}.yml" 2>/dev/null || rc=$?
+[ "$rc" -eq 1 ] || fail "validator exit $rc on ${names[0]}, expected 1"
 
 # Plain YAML damage is reported, not crashed on.
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n\tdata: {}\n' >"$tmp/tab.yml"
