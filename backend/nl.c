@@ -26,6 +26,7 @@ struct nl_sock {
 	struct mnl_socket *mnl;
 	uint32_t portid;
 	uint32_t seq;
+	bool strict;
 	char errmsg[256];
 	char msg[NL_MSG_MAX] __attribute__((aligned(8)));
 	char rbuf[NL_RBUF_SIZE] __attribute__((aligned(8)));
@@ -59,9 +60,12 @@ int nl_open(struct nl_sock **out)
 	struct nl_sock *s;
 	int ret;
 
-	s = calloc(1, sizeof(*s));
+	/* Not calloc: the buffers are large and written before being read;
+	 * zeroing them is measurable per exec of the CNI plugin. */
+	s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->errmsg[0] = '\0';
 	s->mnl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	if (!s->mnl) {
 		ret = -errno;
@@ -71,15 +75,16 @@ int nl_open(struct nl_sock **out)
 		ret = -errno;
 		goto err_close;
 	}
-	/* Small acks, readable errors, kernel-side dump filters. The last two
-	 * are best effort: older kernels lack them and still work. */
+	/* Small acks and readable errors; extack is best effort (older
+	 * kernels lack it and still work). Strict dump checking is turned on
+	 * by the first dump: short-lived users never pay for it. */
 	ret = sockopt_on(s->mnl, NETLINK_CAP_ACK);
 	if (ret)
 		goto err_close;
 	sockopt_on(s->mnl, NETLINK_EXT_ACK);
-	sockopt_on(s->mnl, NETLINK_GET_STRICT_CHK);
+	s->strict = false;
 	s->portid = mnl_socket_get_portid(s->mnl);
-	s->seq = (uint32_t)now_ms() ^ ((uint32_t)getpid() << 16);
+	s->seq = (uint32_t)now_ms() ^ (s->portid << 16);
 	*out = s;
 	return 0;
 
@@ -272,6 +277,11 @@ int nl_dump(struct nl_sock *s, struct nlmsghdr *nlh, nl_msg_cb cb, void *data)
 {
 	int ret;
 
+	if (!s->strict) {
+		/* Lets the kernel filter dumps (e.g. addresses of one link). */
+		sockopt_on(s->mnl, NETLINK_GET_STRICT_CHK);
+		s->strict = true;
+	}
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
 	ret = send_msg(s, nlh);
 	if (ret)

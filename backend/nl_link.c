@@ -412,6 +412,10 @@ static int link_get(struct nl_sock *s, const struct nl_link *key, struct nl_link
 	ret = nl_link_build(nlh, NL_MSG_MAX, key);
 	if (ret)
 		return ret;
+	/* Counters are the costly part of a link reply and nobody here
+	 * reads them. */
+	if (!mnl_attr_put_u32_check(nlh, NL_MSG_MAX, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS))
+		return -EMSGSIZE;
 	out->ifindex = 0;
 	ret = nl_request_reply(s, nlh, get_cb, out);
 	if (!ret && !out->ifindex)

@@ -51,14 +51,23 @@ err_close:
 	return ret;
 }
 
-static void random_mac(uint8_t mac[6])
+/* Unicast, locally administered MACs; n of them from one getrandom. */
+static void random_macs(uint8_t (*mac)[6], unsigned n)
 {
-	if (getrandom(mac, 6, 0) != 6) {
+	uint8_t buf[18];
+
+	if (n > 3)
+		n = 3;
+	if (getrandom(buf, n * 6, 0) != (ssize_t)(n * 6)) {
 		uint64_t t = now_ms() ^ ((uint64_t)getpid() << 20);
 
-		memcpy(mac, &t, 6);
+		for (unsigned i = 0; i < n * 6; i++)
+			buf[i] = (uint8_t)(t >> ((i % 8) * 8)) ^ (uint8_t)(i * 37);
 	}
-	mac[0] = (mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(mac[i], buf + i * 6, 6);
+		mac[i][0] = (mac[i][0] & 0xfe) | 0x02;
+	}
 }
 
 static int kernel_fail(struct cni_err *e, struct nl_sock *s, int err, const char *what)
@@ -89,7 +98,7 @@ static int ensure_bridge(struct nl_sock *s, const struct attach_spec *sp, struct
 		strcpy(l.name, sp->bridge);
 		strcpy(l.kind, "bridge");
 		/* A MAC set at creation stays put when ports come and go. */
-		random_mac(l.mac);
+		random_macs(&l.mac, 1);
 		ret = nl_link_create(s, &l, NLM_F_EXCL);
 		if (ret && ret != -EEXIST)
 			return kernel_fail(e, s, ret, "creating the bridge");
@@ -229,6 +238,7 @@ out:
 int attach_add(const struct attach_spec *sp, struct attach_macs *macs, struct cni_err *e)
 {
 	struct nl_link br, v = {0};
+	uint8_t m[2][6];
 	struct nl_sock *s = NULL;
 	int ret;
 
@@ -249,14 +259,15 @@ int attach_add(const struct attach_spec *sp, struct attach_macs *macs, struct cn
 	v.mtu = sp->mtu;
 	v.master = br.ifindex;
 	v.up = true;
-	random_mac(v.mac);
+	random_macs(m, 2);
+	memcpy(macs->host, m[0], 6);
+	memcpy(macs->pod, m[1], 6);
+	memcpy(v.mac, m[0], 6);
 	strcpy(v.peer.name, sp->ifname);
 	v.peer.netns_fd = sp->netns_fd;
 	v.peer.mtu = sp->mtu;
 	v.peer.has_mac = true;
-	random_mac(v.peer.mac);
-	memcpy(macs->host, v.mac, 6);
-	memcpy(macs->pod, v.peer.mac, 6);
+	memcpy(v.peer.mac, macs->pod, 6);
 	ret = nl_link_create(s, &v, NLM_F_EXCL);
 	if (ret == -EEXIST) {
 		struct nl_link old;

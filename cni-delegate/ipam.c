@@ -49,11 +49,14 @@ int ipam_open(struct ipam *st, const char *data_dir, const char *network, bool c
 	n = snprintf(path, sizeof(path), "%s/%s", data_dir, network);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	if (create) {
-		ret = mkdir_p(path);
-		if (ret)
-			return ret;
-	}
+	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd >= 0)
+		return 0;
+	if (errno != ENOENT || !create)
+		return -errno;
+	ret = mkdir_p(path);
+	if (ret)
+		return ret;
 	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0)
 		return -errno;
@@ -158,6 +161,23 @@ static int write_new(int dirfd, const char *name, const char *data, int flags)
 	return 0;
 }
 
+/* Overwrites the cursor in place: a truncate on every ADD costs the
+ * filesystem far more than the few bytes written. */
+static void write_cursor(int dirfd, const char *text)
+{
+	size_t len = strlen(text);
+	struct stat sb;
+	int fd;
+
+	fd = openat(dirfd, LAST_RESERVED, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	if (pwrite(fd, text, len, 0) == (ssize_t)len && fstat(fd, &sb) == 0 &&
+	    sb.st_size != (off_t)len)
+		(void)!ftruncate(fd, (off_t)len);
+	close(fd);
+}
+
 static int owner_text(const char *id, const char *ifname, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "%s\r\n%s", id, ifname);
@@ -196,7 +216,7 @@ int ipam_reserve(struct ipam *st, const struct ip4_net *subnet, uint32_t gateway
 			return ret;
 		}
 		/* The cursor is a hint: losing it only changes the order. */
-		write_new(st->dirfd, LAST_RESERVED, name, O_TRUNC);
+		write_cursor(st->dirfd, name);
 		*out = c;
 		return 0;
 	}
