@@ -28,6 +28,7 @@
 #define RETRY_CAP_MS	    10000
 #define WATCH_RETRY_BASE_MS 200
 #define WATCH_RETRY_CAP_MS  5000
+#define KEEPALIVE_MAX_MS    (300 * 1000)
 
 struct entry {
 	struct ip4_net subnet;
@@ -84,6 +85,7 @@ struct leasemgr {
 static void acquire(struct leasemgr *m);
 static void acquire_step(struct leasemgr *m);
 static void sync_start(struct leasemgr *m);
+static void sync_retry(struct leasemgr *m, uint64_t delay_ms);
 
 static uint32_t rnd32(void)
 {
@@ -214,7 +216,10 @@ static int map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_n
 
 static bool is_peer(const struct leasemgr *m, const struct entry *e)
 {
-	if (!e->decoded || strcmp(e->attrs.backend_type, "vxlan") != 0)
+	/* Other backends, unclaimed reservations without a VTEP MAC and stale
+	 * keys carrying our own PublicIP cannot be programmed as peers. */
+	if (!e->decoded || strcmp(e->attrs.backend_type, "vxlan") != 0 || !e->attrs.has_vtep_mac ||
+	    e->attrs.public_ip == m->public_ip)
 		return false;
 	return !(m->held && ip4_net_equal(&e->subnet, &m->own));
 }
@@ -455,10 +460,15 @@ static void keepalive_arm(struct leasemgr *m, uint64_t delay_ms)
 		etcd_timer_arm(m->t_keepalive, delay_ms);
 }
 
+/* TTL/3, but at least every few minutes: a keepalive that times out is
+ * also how a silently dead connection (partition, hung etcd) is found, as
+ * the watch alone only learns of it after its low-speed limit. */
 static uint64_t keepalive_period_ms(const struct leasemgr *m)
 {
 	uint64_t p = (uint64_t)m->lease_ttl * 1000 / 3;
 
+	if (p > KEEPALIVE_MAX_MS)
+		p = KEEPALIVE_MAX_MS;
 	return p < 1000 ? 1000 : p;
 }
 
@@ -545,6 +555,14 @@ static void on_keepalive(void *data, const struct etcd_response *r)
 			d = keepalive_period_ms(m);
 		log_etcd_error(m, "lease keepalive", r, d);
 		keepalive_arm(m, d);
+		/* etcd did not answer in time: the watch connection is suspect. */
+		if (r->err == ETCD_ETIMEDOUT && m->watch) {
+			etcd_watch_cancel(m->watch);
+			m->watch = NULL;
+			m->watch_up = false;
+			m->reconnects++;
+			sync_retry(m, 0);
+		}
 		return;
 	}
 	m->ka_fail = 0;
