@@ -7,7 +7,8 @@
 # generic weft-etcd ...` in the docs puts there. Checks: the init container
 # installs plugin and conflist (and again over an existing install); weftd
 # from the container spec becomes ready on the node IP (where kubelet
-# probes), not on 127.0.0.1; its lease names the node IP; pods set up with
+# probes), not on 127.0.0.1; its lease names the node IP; the metrics it
+# serves are the ones docs/operations.md lists; pods set up with
 # the installed plugin and conflist ping across nodes and reach the external
 # host (masquerade); a restart (rolling update) keeps traffic and subnet.
 # labels: deploy
@@ -143,6 +144,16 @@ for n in 1 2; do
 		grep -q "\"PublicIP\":\"198.18.0.$n\"" || h_fail "no lease with node $n's InternalIP"
 done
 h_log "both weftd pods ready; leases carry the node IPs"
+h_assert_eq ready "$(probe 1 /readyz)" "/readyz body"
+
+# docs/operations.md names exactly the metric families weftd serves.
+served=$(probe 1 /metrics | sed -n 's/^# TYPE \(weft_[a-z0-9_]*\) .*/\1/p' | sort -u)
+documented=$(sed -n '/^Metrics (Prometheus text format)/,/^$/p' "$WEFT_SRC/docs/operations.md" |
+	grep -o 'weft_[a-z0-9_]*' | sort -u)
+[ -n "$served" ] || h_fail "no weft_ metrics served"
+[ "$served" = "$documented" ] ||
+	h_fail "docs/operations.md metrics differ from /metrics: $(diff <(echo "$documented") <(echo "$served") | grep '^[<>]' | tr '\n' ' ')"
+h_log "docs/operations.md lists the $(wc -l <<<"$served") metric families weftd serves"
 
 # Pods through the installed plugin and conflist, as a runtime reads them.
 # Only the host paths are mapped (/run/weft, the address store).
