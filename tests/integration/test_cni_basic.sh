@@ -102,6 +102,20 @@ mv "$SUBNET_FILE.off" "$SUBNET_FILE"
 cni_conf | cni_run DEL ctr-2 p2 || h_fail "DEL with a vanished netns path"
 h_assert_eq 0 "$(cni_store_ips | wc -l)" "reservations after DELs"
 h_assert_eq "" "$(cni_host_veths)" "host veths after DELs"
+# An ADD that died after creating the veth but before naming it: DEL still
+# recognises the veth (no alias yet) and frees everything.
+cni_pod p3
+r3=$(cni_conf | cni_run ADD ctr-3 p3) || h_fail "ADD p3: $r3"
+ip -n "$NODE" link set dev "$(jq -r '.interfaces[1].name' <<<"$r3")" alias ""
+cni_conf | cni_run DEL ctr-3 p3 || h_fail "DEL after a half-done ADD"
+h_assert_eq 0 "$(cni_store_ips | wc -l)" "reservations after DEL of a half-done ADD"
+h_assert_eq "" "$(cni_host_veths)" "host veths after DEL of a half-done ADD"
+# A veth of that name owned by another attachment is not touched.
+r3=$(cni_conf | cni_run ADD ctr-3 p3) || h_fail "ADD p3 again: $r3"
+ip -n "$NODE" link set dev "$(jq -r '.interfaces[1].name' <<<"$r3")" alias "weft:someone:else"
+cni_conf | cni_run DEL ctr-3 p3 || h_fail "DEL next to a foreign veth"
+h_assert_eq 1 "$(cni_host_veths | wc -l)" "foreign veth kept"
+ip -n "$NODE" link del "$(jq -r '.interfaces[1].name' <<<"$r3")"
 
 # --- result shape per version, against Debian's bridge + host-local
 h_log "== result shape per version, against Debian's bridge + host-local"
