@@ -53,7 +53,7 @@ struct leasemgr {
 	char *own_value;
 	unsigned config_fail;
 	char *bad_config; /* last invalid config reported, to log it once */
-	bool told_no_config, fatal;
+	bool told_no_config, fatal, told_bad_reservation;
 
 	struct entry *map;
 	size_t n_map, cap_map;
@@ -808,6 +808,15 @@ static void acquire_step(struct leasemgr *m)
 		if (netconf_subnet_valid(&m->nc, &e->subnet)) {
 			ret = reuse(m, e);
 			goto out;
+		}
+		/* An operator's reservation is never deleted, only passed over. */
+		if (!e->lease) {
+			if (!m->told_bad_reservation)
+				log_warn("reservation %s for this node lies outside the network "
+					 "config; ignored",
+					 net_str(&e->subnet, s));
+			m->told_bad_reservation = true;
+			continue;
 		}
 		log_info("lease %s carries this node's PublicIP but lies outside the network "
 			 "config; removing it",
