@@ -150,7 +150,9 @@ static void deliver_line(struct etcd_watch_parser *p, const char *line, size_t l
 
 int etcd_watch_parser_feed(struct etcd_watch_parser *p, const char *bytes, size_t len)
 {
-	size_t start = 0;
+	/* What is buffered holds no '\n' (complete lines left at once), so only
+	 * the new bytes are scanned: a long line in many chunks stays linear. */
+	size_t start = 0, scan = p->len;
 
 	if (p->len + len > WATCH_LINE_MAX)
 		return -E2BIG;
@@ -168,7 +170,7 @@ int etcd_watch_parser_feed(struct etcd_watch_parser *p, const char *bytes, size_
 	}
 	memcpy(p->buf + p->len, bytes, len);
 	p->len += len;
-	for (size_t i = 0; i < p->len; i++) {
+	for (size_t i = scan; i < p->len; i++) {
 		if (p->buf[i] != '\n')
 			continue;
 		deliver_line(p, p->buf + start, i - start);
