@@ -3,7 +3,7 @@
 # file intact, every pod wired; then 200 DELs at once leave the store and the
 # bridge empty.
 # labels: cni
-# timeout: 240
+# timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
 N=${CNI_PARALLEL:-200}
