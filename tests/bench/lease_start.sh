@@ -63,6 +63,17 @@ stop_weftd() {
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 p90() { sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.9 + 0.5); if (i < 1) i = 1; print a[i]}'; }
 
+# The floor: exec and dynamic linking alone (weftd --version).
+floor=()
+for i in $(seq 1 "$RUNS"); do
+	floor+=("$(python3 -c '
+import subprocess, sys, time
+t0 = time.perf_counter()
+subprocess.run(["nsenter", "--net=/run/netns/" + sys.argv[1], sys.argv[2], "--version"],
+               stdout=subprocess.DEVNULL, check=True)
+print("%.1f" % ((time.perf_counter() - t0) * 1000))' "$NS" "$WEFT_BIN/weftd")")
+done
+
 fresh=() restart=()
 for i in $(seq 1 "$RUNS"); do
 	key=$(l_key_of 198.18.0.1)
@@ -112,7 +123,8 @@ REQ_STEADY30=$(diff_requests "$b" "$(etcd_requests)")
 stop_weftd
 
 cat <<REPORT
-== lease plane benchmark ($RUNS runs, $(nproc) CPUs, etcd $(etcd --version | sed -n 's/etcd Version: //p'))
+== lease plane benchmark ($RUNS runs, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), etcd $(etcd --version | sed -n 's/etcd Version: //p'))
+exec floor (weftd --version):       median $(printf '%s\n' "${floor[@]}" | median) ms, p90 $(printf '%s\n' "${floor[@]}" | p90) ms
 start -> subnet.env, fresh lease:   median $FRESH_MED ms, p90 $(printf '%s\n' "${fresh[@]}" | p90) ms
 start -> subnet.env, reused lease:  median $REST_MED ms, p90 $(printf '%s\n' "${restart[@]}" | p90) ms
 etcd requests, fresh start:         $REQ_FRESH
