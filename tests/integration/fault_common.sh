@@ -85,19 +85,20 @@ f_ping_start() {
 # them at once); sets F_SENT, F_RECV, F_LOST of the last NAME (sums over its
 # rounds) and logs the counts of each.
 f_ping_stop() {
-	local name out
+	local name out ms
 	for name in "$@"; do
 		touch "$H_TMP/ping-$name.stop"
 	done
 	for name in "$@"; do
 		out=$H_TMP/ping-$name.out
 		h_wait_pid "${F_PING_PID[$name]}" 30 || h_fail "ping $name did not stop"
-		read -r F_SENT F_RECV < <(awk '/packets transmitted/ {s += $1; r += $4}
-			END {print s + 0, r + 0}' "$out")
+		read -r F_SENT F_RECV ms < <(awk '/packets transmitted/ {s += $1; r += $4
+			t += substr($NF, 1, length($NF) - 2)} END {print s + 0, r + 0, t + 0}' "$out")
 		[ "$F_SENT" -gt 0 ] || h_fail "ping $name printed no summary"
 		F_LOST=$((F_SENT - F_RECV))
 		h_log "ping $name: sent $F_SENT, received $F_RECV, lost $F_LOST" \
-			"($(grep -c 'packets transmitted' "$out") rounds of $F_PING_ROUND)"
+			"($(grep -c 'packets transmitted' "$out") rounds of $F_PING_ROUND," \
+			"one every $((ms / F_SENT)) ms)"
 	done
 }
 
@@ -150,6 +151,21 @@ f_metric_ge() {
 	local v
 	v=$(d_metric "$1" "$2")
 	[ -n "$v" ] && awk -v a="$v" -v b="$3" 'BEGIN {exit !(a + 0 >= b + 0)}'
+}
+
+# f_monitor N: record node N's route and neighbour changes with timestamps
+# (ip -ts monitor) until cleanup.
+f_monitor() {
+	h_bg "$(h_node_ns "$1")" "$H_TMP/mon-n$1.out" ip -ts monitor route neigh
+}
+
+# f_route_deleted_at N NET: epoch (ms) at which node N's route to NET (e.g.
+# 10.244.3.0/24) was deleted ("" if not seen).
+f_route_deleted_at() {
+	local ts
+	ts=$(awk -v net="$2" '$2 == "Deleted" && $3 == net {print substr($1, 2, length($1) - 2); exit}' \
+		"$H_TMP/mon-n$1.out")
+	[ -n "$ts" ] && date -d "$ts" +%s.%3N
 }
 
 # f_now: wall clock with milliseconds (matches ping -D).
