@@ -24,8 +24,12 @@ static char out[NL_MSG_MAX] __attribute__((aligned(8)));
 
 static struct nlmsghdr *hdr(uint16_t type)
 {
+	struct nlmsghdr *nlh;
+
 	memset(out, 0, sizeof(struct nlmsghdr));
-	return mnl_nlmsg_put_header(out);
+	nlh = mnl_nlmsg_put_header(out);
+	nlh->nlmsg_type = type;
+	return nlh;
 }
 
 static void check_link(const struct nlmsghdr *nlh)
@@ -116,7 +120,6 @@ static void check_neigh(const struct nlmsghdr *nlh)
 		return;
 	FUZZ_CHECK(a.family == AF_INET || a.family == AF_BRIDGE);
 	o = hdr(RTM_NEWNEIGH);
-	o->nlmsg_type = RTM_NEWNEIGH;
 	FUZZ_CHECK(nl_neigh_build(o, sizeof(out), &a) == 0);
 	FUZZ_CHECK(nl_neigh_parse(o, &b) == 0);
 	FUZZ_CHECK(a.family == b.family && a.ifindex == b.ifindex);
