@@ -566,6 +566,9 @@ static void on_keepalive(void *data, const struct etcd_response *r)
 		return;
 	}
 	m->ka_fail = 0;
+	/* An answer about a lease we no longer use. */
+	if (r->lease_id && r->lease_id != m->lease_id)
+		return;
 	if (r->ttl <= 0) {
 		log_warn("etcd lease %" PRId64 " of subnet %s is gone; re-acquiring (same subnet "
 			 "if still free)",
