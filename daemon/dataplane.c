@@ -31,6 +31,7 @@ struct dataplane {
 	struct dp_config c;
 	struct health *health;
 	struct vxlan *vx;
+	struct vxlan_conf vc; /* what vx was made with */
 	struct loop_timer *t_flush, *t_reconcile, *t_tick;
 	bool flush_armed, reconcile_armed;
 	bool programmed, env_written;
@@ -239,19 +240,41 @@ static struct ip4_net underlay_net(const struct dataplane *dp)
 	return n;
 }
 
+static bool conf_equal(const struct vxlan_conf *a, const struct vxlan_conf *b)
+{
+	return a->vni == b->vni && a->port == b->port && a->public_ip == b->public_ip &&
+	       a->underlay_ifindex == b->underlay_ifindex && a->mtu == b->mtu &&
+	       ip4_net_equal(&a->underlay, &b->underlay) && ip4_net_equal(&a->subnet, &b->subnet) &&
+	       !memcmp(a->mac, b->mac, 6) && a->direct_routing == b->direct_routing;
+}
+
+static void refeed_peers(struct dataplane *dp)
+{
+	const struct leasemgr_peer *peers;
+	struct leasemgr_status st;
+	size_t n = leasemgr_peers(dp->c.lm, &peers);
+
+	for (size_t i = 0; i < n; i++)
+		dp_peer_set(dp, &peers[i].subnet, &peers[i].attrs);
+	leasemgr_get_status(dp->c.lm, &st);
+	if (st.peers_synced)
+		dp_peers_synced(dp);
+}
+
 int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_net *subnet,
 	     const struct lease_attrs *own)
 {
-	struct vxlan_conf vc = {
-		.vni = nc->vni,
-		.port = nc->port,
-		.public_ip = dp->c.public_ip,
-		.underlay_ifindex = (int)if_nametoindex(dp->c.iface),
-		.mtu = (nc->mtu ? nc->mtu : dp->c.underlay_mtu) - VXLAN_OVERHEAD,
-		.subnet = *subnet,
-		.direct_routing = nc->direct_routing,
-	};
+	struct vxlan_conf vc;
 	int ret;
+
+	memset(&vc, 0, sizeof(vc));
+	vc.vni = nc->vni;
+	vc.port = nc->port;
+	vc.public_ip = dp->c.public_ip;
+	vc.underlay_ifindex = (int)if_nametoindex(dp->c.iface);
+	vc.mtu = (nc->mtu ? nc->mtu : dp->c.underlay_mtu) - VXLAN_OVERHEAD;
+	vc.subnet = *subnet;
+	vc.direct_routing = nc->direct_routing;
 
 	if (own && own->has_vtep_mac) {
 		memcpy(vc.mac, own->vtep_mac, 6);
@@ -264,14 +287,23 @@ int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_ne
 		vc.underlay = underlay_net(dp);
 	dp->network = nc->network;
 	dp->subnet = *subnet;
-	/* A new lease (after a re-acquire) may be another subnet: start over;
-	 * the device is adopted and its address fixed, peers come again. */
+	/* The same lease again (after a re-acquire): keep the peer state. */
+	if (dp->vx && conf_equal(&vc, &dp->vc)) {
+		ret = vxlan_ensure_device(dp->vx);
+		if (!ret)
+			ret = apply_nft(dp);
+		dp->programmed = !ret;
+		return ret;
+	}
+	/* Another subnet: start over. The device is adopted and fixed, and the
+	 * peers the lease manager knows are handed over again. */
 	if (dp->vx) {
 		loop_del_fd(dp->c.loop, vxlan_event_fd(dp->vx));
 		vxlan_free(dp->vx);
 		dp->vx = NULL;
 	}
 	dp->programmed = false;
+	dp->vc = vc;
 	ret = vxlan_new(&vc, &dp->vx);
 	if (ret < 0)
 		return ret;
@@ -281,6 +313,7 @@ int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_ne
 	ret = vxlan_ensure_device(dp->vx);
 	if (ret < 0)
 		goto err_del;
+	refeed_peers(dp);
 	ret = apply_nft(dp);
 	if (ret < 0) {
 		log_err("nftables table ip weft: %s", strerror(-ret));
