@@ -4,7 +4,8 @@
 # walked along each object's DT_NEEDED) must come from a Debian package that
 # the runtime stage installs or that those packages depend on; every library
 # the binaries link directly must come from a package the stage names itself
-# (or libc6, which debian:bookworm-slim has). Checked against this machine's
+# (or libc6, which debian:bookworm-slim has). The build stage installs the
+# -dev package of every pkg-config module CMake requires. Checked against this machine's
 # Debian 12 package database, the release the image is built from.
 # No Docker engine runs here, so the image itself is not built.
 # labels: deploy
@@ -25,6 +26,63 @@ for b in weftd weft; do
 done
 
 declare -A OWNER=()
+# owner PATH: the package shipping a file, memoised in OWNER.
+owner() {
+	local f=$1 real cand out
+	if [ -n "${OWNER[$f]:-}" ]; then
+		echo "${OWNER[$f]}"
+		return 0
+	fi
+	# Debian 12 merged /lib into /usr/lib; dpkg knows each file under
+	# one of the two names.
+	real=$(readlink -f "$f")
+	for cand in "$f" "$real" "${f#/usr}" "${real#/usr}" "/usr$f" "/usr$real"; do
+		out=$(dpkg-query -S "$cand" 2>/dev/null | head -1) || continue
+		if [ -n "$out" ]; then
+			OWNER[$f]=${out%%:*}
+			echo "${out%%:*}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# owner_prefill PATH...: fills OWNER for many files with one pass over
+# dpkg's file lists (dpkg-query -S per file is slow on a busy machine).
+owner_prefill() {
+	local f real cand pkg hit
+	declare -A want=()
+	for f in "$@"; do
+		real=$(readlink -f "$f")
+		for cand in "$f" "$real" "${f#/usr}" "${real#/usr}" "/usr$f" "/usr$real"; do
+			want[$cand]+=" $f"
+		done
+	done
+	# Lines are "/var/lib/dpkg/info/NAME[:ARCH].list:PATH".
+	while IFS= read -r hit; do
+		pkg=${hit%%.list:*}
+		pkg=${pkg##*/}
+		pkg=${pkg%%:*}
+		hit=${hit#*.list:}
+		for f in ${want[$hit]:-}; do
+			[ -n "${OWNER[$f]:-}" ] || OWNER[$f]=$pkg
+		done
+	done < <(printf '%s\n' "${!want[@]}" | grep -HxFf - /var/lib/dpkg/info/*.list)
+}
+libs=()
+for b in weftd weft; do
+	while read -r name arrow path _; do
+		[[ $name == /* ]] && libs+=("$name")
+		[ "$arrow" = "=>" ] && [[ $path == /* ]] && libs+=("$path")
+	done < <(ldd "$WEFT_BIN/$b")
+done
+for m in $(pkg-config --list-all 2>/dev/null | awk '{print $1}' | grep -xE 'libmnl|libnftnl|libcurl|jansson|libmicrohttpd|libsystemd|libcrypto|cmocka'); do
+	libs+=("$(pkg-config --variable=pcfiledir "$m")/$m.pc")
+done
+# Transitive dependencies resolve to the same directory; one level of
+# DT_NEEDED from each library covers the rest.
+owner_prefill "${libs[@]}"
+
 # check DOCKERFILE: exits non-zero on the first problem (in a subshell for
 # the broken copies). Sets VICTIM to the package of weftd's first direct
 # library dependency other than libc6.
@@ -51,6 +109,30 @@ check() {
 	log "runtime stage installs: ${runtime[*]}"
 	grep -qE '^COPY --from=[^ ]+ +[^ ]*/weftd ' <<<"$final" || fail "runtime stage does not copy weftd"
 	grep -qE '^COPY --from=[^ ]+ +[^ ]*/weft ' <<<"$final" || fail "runtime stage does not copy weft"
+
+	# The build stage installs the development package of every pkg-config
+	# module the top-level CMakeLists.txt requires (tests are off there).
+	build=$(awk 'toupper($1) == "FROM" { n++ } n == 1' "$dockerfile" |
+		sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
+	mapfile -t buildpkgs < <(grep -E '^RUN' <<<"$build" | tr -s ' \t' '\n\n' |
+		awk '$0 == "install" && prev == "apt-get" { on = 1; next }
+		     on && ($0 == "&&" || $0 == ";") { on = 0 }
+		     on && $0 !~ /^-/ { print }
+		     { prev = $0 }')
+	for p in cmake pkg-config build-essential; do
+		printf '%s\n' "${buildpkgs[@]}" | grep -qx -- "$p" || fail "build stage does not install $p"
+	done
+	mapfile -t modules < <(awk '/^if\(WEFT_TESTS\)/ { skip = 1 } /^endif\(\)/ { skip = 0 }
+		!skip && /pkg_check_modules\(.*REQUIRED/ { gsub(/\)/, ""); print $NF }' \
+		"$WEFT_SRC/CMakeLists.txt")
+	[ "${#modules[@]}" -gt 0 ] || fail "no pkg_check_modules in CMakeLists.txt"
+	for m in "${modules[@]}"; do
+		pc="$(pkg-config --variable=pcfiledir "$m" 2>/dev/null)/$m.pc"
+		owner "$pc" >/dev/null || fail "no Debian package ships $m.pc"
+		printf '%s\n' "${buildpkgs[@]}" | grep -qx -- "${OWNER[$pc]}" ||
+			fail "build stage lacks ${OWNER[$pc]} (pkg-config $m)"
+	done
+	log "build stage covers pkg-config modules: ${modules[*]}"
 
 	# Only runtime library packages: installed here (so the name exists in this
 	# release), in section libs, no development packages.
@@ -98,27 +180,6 @@ check() {
 		in_closure "$p" || fail "closure is missing its own root $p"
 	done
 	log "runtime closure: $(wc -l <<<"$closure") packages"
-
-	# owner PATH: the package shipping a library, memoised in OWNER.
-	owner() {
-		local f=$1 real cand out
-		if [ -n "${OWNER[$f]:-}" ]; then
-			echo "${OWNER[$f]}"
-			return 0
-		fi
-		# Debian 12 merged /lib into /usr/lib; dpkg knows each file under
-		# one of the two names.
-		real=$(readlink -f "$f")
-		for cand in "$f" "$real" "${f#/usr}" "${real#/usr}" "/usr$f" "/usr$real"; do
-			out=$(dpkg-query -S "$cand" 2>/dev/null | head -1) || continue
-			if [ -n "$out" ]; then
-				OWNER[$f]=${out%%:*}
-				echo "${out%%:*}"
-				return 0
-			fi
-		done
-		return 1
-	}
 
 	# The sanitizer build (tests/run.sh runs the suite on it) links libasan and
 	# libubsan, which the release image does not have: they, and what only they
@@ -200,6 +261,7 @@ expect_reject "no-$VICTIM" "from $VICTIM, which the runtime stage does not insta
 expect_reject dev-package "is a development package" 's/^\t\tlibmnl0 \\$/\t\tlibmnl-dev libmnl0 \\/'
 expect_reject not-a-library "is in section" 's/^\t\tlibmnl0 \\$/\t\tcurl libmnl0 \\/'
 expect_reject unknown-package "is not a Debian 12 package installed here" 's/^\t\tlibmnl0 \\$/\t\tlibmnl9 libmnl0 \\/'
+expect_reject no-build-dep "build stage lacks libnftnl-dev (pkg-config libnftnl)" 's/ libnftnl-dev / /'
 expect_reject fat-base "expected debian:bookworm-slim" 's/^FROM debian:bookworm-slim$/FROM debian:bookworm/'
 expect_reject single-stage "expected a multi-stage build" '/AS build$/,/^FROM debian:bookworm-slim$/{/^FROM debian:bookworm-slim$/!d}'
 log "PASS"
