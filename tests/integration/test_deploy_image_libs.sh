@@ -5,11 +5,11 @@
 # the runtime stage installs or that those packages depend on; every library
 # the binaries link directly must come from a package the stage names itself
 # (or libc6, which debian:bookworm-slim has). The build stage installs the
-# -dev package of every pkg-config module CMake requires. Checked against this machine's
-# Debian 12 package database, the release the image is built from.
+# -dev package of every pkg-config module CMake requires. Checked against
+# this machine's Debian 12 package database, the release the image uses.
 # No Docker engine runs here, so the image itself is not built.
 # labels: deploy
-# timeout: 60
+# timeout: 150
 set -euo pipefail
 : "${WEFT_SRC:?}" "${WEFT_BIN:?}"
 
