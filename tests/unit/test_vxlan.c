@@ -532,6 +532,43 @@ static void test_many_peers(void **state)
 	assert_int_equal(sh("ip link del weft.1"), 0);
 }
 
+/* Lost events (a full event queue) force a reconcile. */
+static void test_event_overflow(void **state)
+{
+	struct vxlan_conf c = base_conf;
+	struct vxlan_stats st;
+	struct vxlan *v;
+	int small = 1; /* the kernel rounds up to its minimum */
+
+	c.subnet = (struct ip4_net){IP(10, 0, 0, 0), 24};
+	assert_int_equal(vxlan_new(&c, &v), 0);
+	assert_int_equal(vxlan_ensure_device(v), 0);
+	drain(v);
+	assert_false(vxlan_reconcile_wanted(v));
+	assert_int_equal(
+		setsockopt(vxlan_event_fd(v), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	for (unsigned i = 1; i <= 500; i++) {
+		struct vxlan_peer x = {
+			.subnet = {IP(10, 0, 0, 0) + (i << 8), 24},
+			.public_ip = IP(198, 19, 0, 0) + i,
+			.vtep_mac = {0x02, 0xee, 0, 0, (uint8_t)(i >> 8), (uint8_t)i},
+		};
+		assert_int_equal(vxlan_peer_set(v, &x), 0);
+	}
+	assert_int_equal(vxlan_flush(v), 0);
+	assert_int_equal(vxlan_handle_events(v), 0);
+	vxlan_get_stats(v, &st);
+	assert_int_equal(st.event_overflows, 1);
+	assert_true(vxlan_reconcile_wanted(v));
+	vxlan_peers_synced(v);
+	assert_int_equal(vxlan_reconcile(v), 0);
+	vxlan_get_stats(v, &st);
+	assert_int_equal(st.reconcile_fixes, 0);
+	assert_int_equal(st.routes, 500);
+	vxlan_free(v);
+	assert_int_equal(sh("ip link del weft.1"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_peers_flush),	cmocka_unit_test(test_prune_after_sync),
 		cmocka_unit_test(test_repair),		cmocka_unit_test(test_direct_routing),
 		cmocka_unit_test(test_failure_counted), cmocka_unit_test(test_many_peers),
+		cmocka_unit_test(test_event_overflow),
 	};
 
 	return cmocka_run_group_tests_name("vxlan", tests, netns_setup, netns_teardown);
