@@ -107,7 +107,7 @@ install_cni() {
 	cmp -s "$d/etc-cni-net.d/10-weft.conflist" "$cm/cni-conf.json" ||
 		h_fail "node $n: 10-weft.conflist differs from cni-conf.json"
 	h_assert_eq 644 "$(stat -c %a "$d/etc-cni-net.d/10-weft.conflist")" "conflist mode"
-	h_assert_eq "" "$(ls -A "$d/opt-cni-bin" "$d/etc-cni-net.d" | grep '\.tmp$' || true)" \
+	h_assert_eq "" "$(find "$d/opt-cni-bin" "$d/etc-cni-net.d" -name '*.tmp')" \
 		"temporary files left by install-cni"
 }
 

@@ -51,23 +51,24 @@ owner() {
 # dpkg's file lists (dpkg-query -S per file is slow on a busy machine).
 owner_prefill() {
 	local f real cand pkg hit
-	declare -A want=()
+	declare -A cands=()
 	for f in "$@"; do
 		real=$(readlink -f "$f")
 		for cand in "$f" "$real" "${f#/usr}" "${real#/usr}" "/usr$f" "/usr$real"; do
-			want[$cand]+=" $f"
+			cands[$cand]+=" $f"
 		done
 	done
 	# Lines are "/var/lib/dpkg/info/NAME[:ARCH].list:PATH".
+	# shellcheck disable=SC2062 # the glob names files, not a pattern
 	while IFS= read -r hit; do
 		pkg=${hit%%.list:*}
 		pkg=${pkg##*/}
 		pkg=${pkg%%:*}
 		hit=${hit#*.list:}
-		for f in ${want[$hit]:-}; do
+		for f in ${cands[$hit]:-}; do
 			[ -n "${OWNER[$f]:-}" ] || OWNER[$f]=$pkg
 		done
-	done < <(printf '%s\n' "${!want[@]}" | grep -HxFf - /var/lib/dpkg/info/*.list)
+	done < <(printf '%s\n' "${!cands[@]}" | grep -H -x -F -f - -- /var/lib/dpkg/info/*.list)
 }
 libs=()
 for b in weftd weft; do
