@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # With --lease-ttl 5 the lease is renewed by keepalive alone: after 30 s the
 # key is alive on the same etcd lease, its mod_revision never moved, and the
-# peer watching it saw no update.
+# peer watching it saw no update. A revoked lease is replaced, same subnet.
 # labels: lease
 # timeout: 90
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -40,6 +40,17 @@ for t in 10 20 30; do
 done
 grep -q "peer updated\|peer removed" "$H_TMP/n2.log" && h_fail "a renewal woke the peer"
 l_alive 1 || h_fail "node 1 exited"
+
+# The lease revoked behind its back: node 1 notices (watch or keepalive) and
+# takes the same subnet again on a new lease; subnet.env does not change.
+env_before=$(cat "$(h_subnet_file 1)")
+h_etcdctl lease revoke "$(printf '%x' "$id")" >/dev/null || h_fail "revoke"
+h_wait_for 10 "node 1 re-acquires after the revoke" \
+	bash -c "[ \$(grep -c 'acquired (new)' '$H_TMP/n1.log') -ge 2 ]" ||
+	{ cat "$H_TMP/n1.log" >&2; h_fail "no re-acquire after the revoke"; }
+h_assert_eq "$key" "$(l_key_of 198.18.0.1)" "subnet after the revoke"
+[ "$(lease_id "$key")" != "$id" ] || h_fail "still the revoked lease"
+h_assert_eq "$env_before" "$(cat "$(h_subnet_file 1)")" "subnet.env after the revoke"
 for n in 1 2; do
 	l_stop "$n"
 done
