@@ -10,22 +10,15 @@ N=${CNI_PARALLEL:-200}
 conf=$(cni_conf)
 
 h_log "creating $N pod namespaces"
-for i in $(seq 1 "$N"); do
-	ip netns add "$H_RUN-q$i" || h_fail "netns $i"
-done
-del_pods() {
-	local k
-	for k in $(seq 1 "$N"); do
-		ip netns del "$H_RUN-q$k" 2>/dev/null
-	done
-}
+del_pods() { seq 1 "$N" | sed "s/^/netns del $H_RUN-q/" | ip -force -batch - 2>/dev/null; }
 h_on_cleanup del_pods
+seq 1 "$N" | sed "s/^/netns add $H_RUN-q/" | ip -batch - || h_fail "creating pod namespaces"
 
-mkdir -p "$H_TMP/out"
+mkdir -p "$H_TMP/out" "$H_TMP/err"
 start=$(date +%s%N)
 pids=()
 for i in $(seq 1 "$N"); do
-	cni_run ADD "par-$i" "q$i" <<<"$conf" >"$H_TMP/out/$i" 2>"$H_TMP/out/$i.err" &
+	cni_run ADD "par-$i" "q$i" <<<"$conf" >"$H_TMP/out/$i" 2>"$H_TMP/err/$i" &
 	pids+=($!)
 done
 fails=0
@@ -34,21 +27,23 @@ for p in "${pids[@]}"; do
 done
 h_log "$N parallel ADDs: $(( ($(date +%s%N) - start) / 1000000 )) ms wall, $fails failed"
 if [ "$fails" -gt 0 ]; then
-	grep -h . "$H_TMP"/out/* | grep code | head -5 >&2
+	cat "$H_TMP"/out/* | grep code | head -5 >&2
 	h_fail "$fails ADDs failed"
 fi
 
-addrs=$(cat "$H_TMP"/out/[0-9]* | jq -r '.ips[0].address' | sort)
-h_assert_eq "$N" "$(sort -u <<<"$addrs" | wc -l)" "distinct addresses in results"
+# One jq for all results: "<i> <address>" per pod.
+(cd "$H_TMP/out" && jq -r '"\(input_filename) \(.ips[0].address)"' $(seq 1 "$N")) >"$H_TMP/addrs" ||
+	h_fail "unreadable results"
+h_assert_eq "$N" "$(awk '{print $2}' "$H_TMP/addrs" | sort -u | grep -c /24)" \
+	"distinct addresses in results"
 h_assert_eq "$N" "$(cni_store_ips | wc -l)" "store files"
-for i in $(seq 1 "$N"); do
-	a=$(jq -r '.ips[0].address' "$H_TMP/out/$i")
-	h_assert_eq "$(printf 'par-%s\r\neth0' "$i")" "$(cat "$DATA_DIR/$NET/${a%/*}")" "store file of $i"
-done
+while read -r i a; do
+	h_assert_eq "par-$i"$'\r\n'eth0 "$(<"$DATA_DIR/$NET/${a%/*}")" "store file of $i"
+done <"$H_TMP/addrs"
 h_assert_eq "$N" "$(cni_host_veths | wc -l)" "host veths"
 # Every pod has its address (a sample pings across the bridge).
 for i in 1 $((N / 2)) "$N"; do
-	a=$(jq -r '.ips[0].address' "$H_TMP/out/$i")
+	a=$(awk -v i="$i" '$1 == i {print $2}' "$H_TMP/addrs")
 	ip -n "$H_RUN-q$i" -4 -o addr show eth0 | grep -q "$a" || h_fail "pod $i lacks $a"
 	ip netns exec "$H_RUN-q1" ping -c1 -W2 "${a%/*}" >/dev/null || h_fail "ping pod $i"
 done
@@ -56,7 +51,7 @@ done
 start=$(date +%s%N)
 pids=()
 for i in $(seq 1 "$N"); do
-	cni_run DEL "par-$i" "q$i" <<<"$conf" >"$H_TMP/out/del$i" 2>&1 &
+	cni_run DEL "par-$i" "q$i" <<<"$conf" >"$H_TMP/err/del$i" 2>&1 &
 	pids+=($!)
 done
 fails=0
@@ -64,7 +59,7 @@ for p in "${pids[@]}"; do
 	wait "$p" || fails=$((fails + 1))
 done
 h_log "$N parallel DELs: $(( ($(date +%s%N) - start) / 1000000 )) ms wall, $fails failed"
-[ "$fails" -eq 0 ] || { head -3 "$H_TMP"/out/del* >&2; h_fail "$fails DELs failed"; }
+[ "$fails" -eq 0 ] || { head -3 "$H_TMP"/err/del* >&2; h_fail "$fails DELs failed"; }
 h_assert_eq 0 "$(cni_store_ips | wc -l)" "store after DELs"
 h_assert_eq "" "$(cni_host_veths)" "host veths after DELs"
 h_assert_eq "lock last_reserved_ip.0" "$(ls "$DATA_DIR/$NET" | LC_ALL=C sort -r | xargs)" "store contents"
