@@ -54,18 +54,20 @@ h_wait_for 15 "node 1 leases once the config is fixed" test -s "$(h_subnet_file 
 
 # --net-config-file under a fresh prefix is written; under an existing one not.
 echo '{"Network":"10.77.0.0/16","Backend":{"Type":"vxlan","VNI":7}}' >"$H_TMP/net.json"
-l_start 2 --etcd-prefix /weft-test/net --net-config-file "$H_TMP/net.json"
+l_start 2 --etcd-prefix /weft-test/net --net-config-file "$H_TMP/net.json" --iface 198.18.0.2
 h_wait_for 10 "node 2 subnet.env" test -s "$(h_subnet_file 2)" || h_fail "node 2"
 h_assert_eq "$(cat "$H_TMP/net.json")" "$(h_etcdctl get --print-value-only /weft-test/net/config)" \
 	"config written from --net-config-file"
 grep -q "^FLANNEL_NETWORK=10.77.0.0/16$" "$(h_subnet_file 2)" || h_fail "node 2 network"
 key=$(h_etcdctl get --prefix --keys-only /weft-test/net/subnets/ | grep .)
 h_assert_eq "$(l_value 198.18.0.2 7)" "$(h_etcdctl get --print-value-only "$key")" "VNI 7 lease"
-l_start 3 --net-config-file "$H_TMP/net.json"
+l_start 3 --net-config-file "$H_TMP/net.json" --iface eth0
 h_wait_for 10 "node 3 subnet.env" test -s "$(h_subnet_file 3)" || h_fail "node 3"
 grep -q "^FLANNEL_NETWORK=10.244.0.0/16$" "$(h_subnet_file 3)" ||
 	h_fail "an existing config was overwritten"
 grep -q "already stored" "$H_TMP/n3.log" || h_fail "ignored file not logged"
+h_assert_eq "$(l_value 198.18.0.3)" "$(h_etcdctl get --print-value-only "$(l_key_of 198.18.0.3)")" \
+	"lease of the node with --iface eth0"
 
 # Unreachable endpoints: retried, logged, never fatal; a dead first endpoint
 # (nothing answers at .253) fails over to the live one.

@@ -13,6 +13,11 @@ for n in 1 2 3; do
 	h_node_add "$n"
 done
 h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+# Keys that are no vxlan peers: another backend, a broken value, a key that
+# names no subnet. They are ignored as peers, and their subnets stay taken.
+h_etcdctl put "$L_PREFIX/subnets/10.244.250.0-24" '{"PublicIP":"198.18.0.50","BackendType":"udp"}' >/dev/null
+h_etcdctl put "$L_PREFIX/subnets/10.244.251.0-24" 'not json' >/dev/null
+h_etcdctl put "$L_PREFIX/subnets/junk" '{"PublicIP":"198.18.0.51","BackendType":"vxlan"}' >/dev/null
 
 for n in 1 2 3; do
 	l_start "$n" --log-level debug
@@ -38,7 +43,8 @@ for n in 1 2 3; do
 	[ "$(stat -c %a "$(h_subnet_file "$n")")" = 644 ] || h_fail "subnet.env mode"
 done
 [ "$(printf '%s\n' "${KEY[@]}" | sort -u | wc -l)" = 3 ] || h_fail "leases are not distinct"
-h_assert_eq 3 "$(h_etcdctl get --prefix --keys-only "$L_PREFIX/subnets/" | grep -c .)" "lease count"
+h_assert_eq 6 "$(h_etcdctl get --prefix --keys-only "$L_PREFIX/subnets/" | grep -c .)" "key count"
+printf '%s\n' "${KEY[@]}" | grep -q '10\.244\.25[01]\.0-24' && h_fail "a taken subnet was leased"
 # The first subnet of the network is never leased (SubnetMin skips it).
 h_etcdctl get --prefix --keys-only "$L_PREFIX/subnets/" | grep -q '10\.244\.0\.0-24' &&
 	h_fail "10.244.0.0/24 leased"
@@ -71,8 +77,8 @@ for sig in TERM KILL; do
 		"mod_revision after SIG$sig (a restart must not rewrite the lease)"
 	h_assert_eq "$(l_gw "${KEY[1]}")" "$(l_env_subnet 1)" "subnet.env after SIG$sig"
 done
-h_assert_eq 3 "$(h_etcdctl get --prefix --keys-only "$L_PREFIX/subnets/" | grep -c .)" \
-	"lease count after restarts"
+h_assert_eq 6 "$(h_etcdctl get --prefix --keys-only "$L_PREFIX/subnets/" | grep -c .)" \
+	"key count after restarts"
 for n in 1 2 3; do
 	l_stop "$n"
 done
