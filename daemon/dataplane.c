@@ -34,7 +34,7 @@ struct dataplane {
 	struct vxlan_conf vc; /* what vx was made with */
 	struct loop_timer *t_flush, *t_reconcile, *t_tick;
 	bool flush_armed, reconcile_armed;
-	bool programmed, env_written;
+	bool device_ok, nft_ok, env_written;
 	struct ip4_net network, subnet;
 	unsigned ticks;
 	uint64_t nft_errors;
@@ -51,7 +51,7 @@ static bool dp_ready(void *arg, char *why, size_t len)
 	leasemgr_get_status(dp->c.lm, &st);
 	if (!st.lease_held)
 		snprintf(why, len, "no subnet lease yet");
-	else if (!dp->programmed)
+	else if (!dp->device_ok || !dp->nft_ok)
 		snprintf(why, len, "data plane not programmed yet");
 	else if (!dp->env_written)
 		snprintf(why, len, "%s not written yet", dp->c.subnet_file);
@@ -129,6 +129,11 @@ static void do_reconcile(void *data)
 	if (!dp->vx)
 		return;
 	ret = vxlan_reconcile(dp->vx);
+	if (ret == 0 && !dp->device_ok) {
+		dp->device_ok = true;
+		log_info("%s programmed", vxlan_ifname(dp->vx));
+		health_check_ready(dp->health);
+	}
 	if (ret < 0) {
 		if (log_ratelimit_ok(&dp->rl))
 			log_err("reconciling %s: %s; retrying", vxlan_ifname(dp->vx),
@@ -140,10 +145,9 @@ static void do_reconcile(void *data)
 static void do_flush(void *data)
 {
 	struct dataplane *dp = data;
-	int ret;
-
 	struct vxlan_stats before, after;
 	uint64_t t0;
+	int ret;
 
 	dp->flush_armed = false;
 	if (!dp->vx)
@@ -194,6 +198,7 @@ static int apply_nft(struct dataplane *dp)
 
 	if (ret < 0)
 		dp->nft_errors++;
+	dp->nft_ok = ret == 0;
 	return ret;
 }
 
@@ -207,7 +212,7 @@ static void on_tick(void *data)
 	if (!dp->vx)
 		return;
 	arm_reconcile(dp, 0);
-	if (++dp->ticks % NFT_REFRESH_TICKS == 0) {
+	if (++dp->ticks % NFT_REFRESH_TICKS == 0 || !dp->nft_ok) {
 		ret = apply_nft(dp);
 		if (ret < 0 && log_ratelimit_ok(&dp->rl))
 			log_err("nftables table ip weft: %s", strerror(-ret));
@@ -265,7 +270,7 @@ int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_ne
 	     const struct lease_attrs *own)
 {
 	struct vxlan_conf vc;
-	int ret;
+	int ret, nret;
 
 	memset(&vc, 0, sizeof(vc));
 	vc.vni = nc->vni;
@@ -290,10 +295,10 @@ int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_ne
 	/* The same lease again (after a re-acquire): keep the peer state. */
 	if (dp->vx && conf_equal(&vc, &dp->vc)) {
 		ret = vxlan_ensure_device(dp->vx);
-		if (!ret)
-			ret = apply_nft(dp);
-		dp->programmed = !ret;
-		return ret;
+		dp->device_ok = !ret;
+		if (ret)
+			arm_reconcile(dp, RECONCILE_RETRY_MS);
+		return apply_nft(dp) ?: ret;
 	}
 	/* Another subnet: start over. The device is adopted and fixed, and the
 	 * peers the lease manager knows are handed over again. */
@@ -302,7 +307,7 @@ int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_ne
 		vxlan_free(dp->vx);
 		dp->vx = NULL;
 	}
-	dp->programmed = false;
+	dp->device_ok = false;
 	dp->vc = vc;
 	ret = vxlan_new(&vc, &dp->vx);
 	if (ret < 0)
@@ -310,22 +315,21 @@ int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_ne
 	ret = loop_add_fd(dp->c.loop, vxlan_event_fd(dp->vx), EPOLLIN, on_netlink_events, dp);
 	if (ret < 0)
 		goto err_free;
+	/* From here on failures are retried: reconcile recreates the device
+	 * and applies the peers, the tick re-applies the table. */
 	ret = vxlan_ensure_device(dp->vx);
-	if (ret < 0)
-		goto err_del;
+	dp->device_ok = !ret;
+	if (ret)
+		arm_reconcile(dp, RECONCILE_RETRY_MS);
 	refeed_peers(dp);
-	ret = apply_nft(dp);
-	if (ret < 0) {
-		log_err("nftables table ip weft: %s", strerror(-ret));
-		goto err_del;
-	}
-	dp->programmed = true;
-	log_info("%s ready (MTU %u)%s", vxlan_ifname(dp->vx), vc.mtu,
-		 dp->c.ip_masq ? ", masquerade on" : "");
-	return 0;
+	nret = apply_nft(dp);
+	if (nret < 0 && !ret)
+		ret = nret;
+	if (!ret)
+		log_info("%s ready (MTU %u)%s", vxlan_ifname(dp->vx), vc.mtu,
+			 dp->c.ip_masq ? ", masquerade on" : "");
+	return ret;
 
-err_del:
-	loop_del_fd(dp->c.loop, vxlan_event_fd(dp->vx));
 err_free:
 	vxlan_free(dp->vx);
 	dp->vx = NULL;
