@@ -8,9 +8,10 @@
 # installs plugin and conflist (and again over an existing install); weftd
 # from the container spec becomes ready on the node IP (where kubelet
 # probes), not on 127.0.0.1; its lease names the node IP; the metrics it
-# serves are the ones docs/operations.md lists; pods set up with
-# the installed plugin and conflist ping across nodes and reach the external
-# host (masquerade); a restart (rolling update) keeps traffic and subnet.
+# serves are the ones docs/operations.md lists; pods set up through the
+# installed conflist (weft, then portmap) ping across nodes, reach the
+# external host (masquerade) and serve a hostPort; a restart (rolling
+# update) keeps traffic and subnet.
 # labels: deploy
 # timeout: 240
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -155,21 +156,38 @@ documented=$(sed -n '/^Metrics (Prometheus text format)/,/^$/p' "$WEFT_SRC/docs/
 	h_fail "docs/operations.md metrics differ from /metrics: $(diff <(echo "$documented") <(echo "$served") | grep '^[<>]' | tr '\n' ' ')"
 h_log "docs/operations.md lists the $(wc -l <<<"$served") metric families weftd serves"
 
-# Pods through the installed plugin and conflist, as a runtime reads them.
-# Only the host paths are mapped (/run/weft, the address store).
+# Pods through the installed conflist, run the way a runtime runs it: each
+# plugin in order, found on CNI_PATH (the installed /opt/cni/bin first, then
+# Debian's reference plugins for portmap), the previous result handed on,
+# runtimeConfig for the capabilities a plugin declares. Only host paths are
+# mapped (/run/weft, the address store).
+declare -A POD_IP
 pod_add() {
-	local n=$1 d="$H_TMP/n$1" conf pod="$H_RUN-n$1-p1" out
-	conf=$(jq -c --arg sf "$d/run-weft/subnet.env" --arg dd "$(h_cni_dir "$n")" \
-		'.plugins[0] + {cniVersion, name, subnetFile: $sf, dataDir: $dd}' \
-		"$d/etc-cni-net.d/10-weft.conflist")
+	local n=$1 d="$H_TMP/n$1" pod="$H_RUN-n$1-p1" list conf out="" i count type bin dir
+	list="$d/etc-cni-net.d/10-weft.conflist"
 	h_netns_add "$pod"
-	out=$(ip netns exec "$(h_node_ns "$n")" env CNI_COMMAND=ADD CNI_CONTAINERID="pod$n" \
-		CNI_NETNS="/run/netns/$pod" CNI_IFNAME=eth0 CNI_PATH="$d/opt-cni-bin" \
-		"$d/opt-cni-bin/weft" <<<"$conf") || h_fail "ADD on node $n: $out"
+	count=$(jq '.plugins | length' "$list")
+	for ((i = 0; i < count; i++)); do
+		type=$(jq -r ".plugins[$i].type" "$list")
+		bin=""
+		for dir in "$d/opt-cni-bin" /usr/lib/cni; do
+			[ -x "$dir/$type" ] && { bin="$dir/$type"; break; }
+		done
+		[ -n "$bin" ] || h_fail "plugin $type not on CNI_PATH"
+		conf=$(jq -c --argjson i "$i" --arg sf "$d/run-weft/subnet.env" --arg dd "$(h_cni_dir "$n")" \
+			--argjson prev "${out:-null}" '
+			.plugins[$i] + {cniVersion, name}
+			| if .type == "weft" then . + {subnetFile: $sf, dataDir: $dd} else . end
+			| if $prev then . + {prevResult: $prev} else . end
+			| if .capabilities.portMappings then . + {runtimeConfig: {portMappings:
+				[{hostPort: 8080, containerPort: 80, protocol: "tcp"}]}} else . end' "$list")
+		out=$(ip netns exec "$(h_node_ns "$n")" env CNI_COMMAND=ADD CNI_CONTAINERID="pod$n" \
+			CNI_NETNS="/run/netns/$pod" CNI_IFNAME=eth0 CNI_PATH="$d/opt-cni-bin:/usr/lib/cni" \
+			"$bin" <<<"$conf") || h_fail "ADD of $type on node $n: $out"
+	done
 	POD_IP[$n]=$(jq -r '.ips[0].address' <<<"$out")
 	POD_IP[$n]=${POD_IP[$n]%/*}
 }
-declare -A POD_IP
 pod_add 1
 pod_add 2
 pod_ping() { ip netns exec "$H_RUN-n$1-p1" ping -q -c 2 -i 0.2 -W 2 "$2" >/dev/null; }
@@ -178,6 +196,16 @@ h_wait_for 10 "pod on node 1 reaches pod on node 2" pod_ping 1 "${POD_IP[2]}" ||
 pod_ping 2 "${POD_IP[1]}" || h_fail "pod 2 -> pod 1"
 pod_ping 1 "$H_EXT_IP" || h_fail "pod 1 cannot reach the external host (masquerade)"
 h_log "pods ${POD_IP[1]} and ${POD_IP[2]} talk across nodes and reach $H_EXT_IP"
+
+# portmap from the conflist: hostPort 8080 on node 1 reaches the pod's port 80.
+mkdir -p "$H_TMP/www"
+echo "hello from ${POD_IP[1]}" >"$H_TMP/www/index.html"
+h_bg "$H_RUN-n1-p1" "$H_TMP/httpd.log" busybox httpd -f -p 80 -h "$H_TMP/www"
+h_wait_for 10 "pod web server" ip netns exec "$H_RUN-n1-p1" curl -sf -m 1 -o /dev/null \
+	"http://${POD_IP[1]}/index.html" || h_fail "pod web server did not start"
+body=$(ip netns exec "$H_RUN-ext" curl -sf -m 5 http://198.18.0.1:8080/index.html) ||
+	h_fail "hostPort 8080 on node 1 unreachable from outside"
+h_assert_eq "hello from ${POD_IP[1]}" "$body" "answer through the conflist's portmap"
 
 # Rolling update of node 1: the pod goes (SIGTERM), traffic keeps flowing,
 # the init container runs again over the installed files, weftd comes back
