@@ -94,6 +94,8 @@ expect_reject privileged "container weftd: must not be privileged" "$ds" DaemonS
 	"$c0/securityContext/privileged" set 'true'
 expect_reject no-drop "container install-cni: must drop ALL capabilities" "$ds" DaemonSet \
 	spec/template/spec/initContainers/0/securityContext/capabilities/drop set '[]'
+expect_reject api-token "automountServiceAccountToken must be false" "$ds" DaemonSet \
+	spec/template/spec/automountServiceAccountToken delete
 expect_reject no-hostnet "hostNetwork must be true" "$ds" DaemonSet spec/template/spec/hostNetwork delete
 expect_reject liveness-path "livenessProbe must GET /healthz" "$ds" DaemonSet \
 	"$c0/livenessProbe/httpGet/path" set '"/metrics"'

@@ -159,6 +159,9 @@ function checkDaemonSet(doc, where, opts) {
 	const pod = (((doc.spec || {}).template || {}).spec) || {};
 	if (pod.hostNetwork !== true)
 		fail(where, "hostNetwork must be true");
+	// weftd never talks to the Kubernetes API: no token in the pod.
+	if (pod.automountServiceAccountToken !== false)
+		fail(where, "automountServiceAccountToken must be false");
 	if (pod.priorityClassName !== "system-node-critical")
 		fail(where, "priorityClassName must be system-node-critical");
 	const paths = new Set((pod.volumes || [])
