@@ -264,16 +264,26 @@ static bool gc_keep(const char *id, const char *ifname, void *data)
 
 struct gc_store {
 	json_t *list;
-	uint32_t drop[1024];
-	unsigned n;
+	uint32_t *drop;
+	size_t n, cap;
 };
 
 static int gc_store_cb(uint32_t addr, const char *id, const char *ifname, void *data)
 {
 	struct gc_store *g = data;
 
-	if (!gc_keep(id, ifname, g->list) && g->n < ARRAY_SIZE(g->drop))
-		g->drop[g->n++] = addr;
+	if (gc_keep(id, ifname, g->list))
+		return 0;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		uint32_t *d = realloc(g->drop, cap * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		g->drop = d;
+		g->cap = cap;
+	}
+	g->drop[g->n++] = addr;
 	return 0;
 }
 
@@ -299,7 +309,7 @@ static int cmd_gc(struct cni_req *req, struct cni_err *e)
 		ret = ipam_lock(&st, LOCK_TIMEOUT_MS);
 	if (!ret)
 		ret = ipam_walk(&st, gc_store_cb, g);
-	for (unsigned i = 0; !ret && i < g->n; i++) {
+	for (size_t i = 0; !ret && i < g->n; i++) {
 		int r = ipam_drop(&st, g->drop[i]);
 
 		if (r && !failed)
@@ -309,6 +319,7 @@ static int cmd_gc(struct cni_req *req, struct cni_err *e)
 		failed = store_fail(e, ret, "walking the address store", req);
 out:
 	ipam_close(&st);
+	free(g->drop);
 	free(g);
 	return failed;
 }

@@ -169,6 +169,11 @@ for n in 1 2 3; do
 	cni_pod "g$n"
 	cni_conf | cni_run ADD "gc-$n" "g$n" >/dev/null || h_fail "ADD gc-$n"
 done
+# Another network on the node (own name, own bridge): GC of this one must
+# not touch it.
+other=$(cni_conf '. + {name: "othernet", bridge: "cni1"}')
+cni_pod x1
+cni_run ADD gc-x x1 <<<"$other" >/dev/null || h_fail "ADD on the other network"
 # A reservation whose ADD died before the veth existed.
 printf 'gc-dead\r\neth0' >"$DATA_DIR/$NET/10.244.3.200"
 out=$(cni_conf | cni_run GC "" "" "") && h_fail "GC without an attachment list"
@@ -176,12 +181,16 @@ h_assert_eq 7 "$(cni_code "$out")" "GC without list"
 cni_conf '. + {"cni.dev/attachments": [{containerID: "gc-1", ifname: "eth0"},
 	{containerID: "gc-2", ifname: "eth0"}]}' | cni_run GC "" "" "" || h_fail "GC (old key)"
 h_assert_eq 2 "$(cni_store_ips | wc -l)" "reservations after first GC"
-h_assert_eq 2 "$(cni_host_veths | wc -l)" "veths after first GC"
+h_assert_eq 3 "$(cni_host_veths | wc -l)" "veths after first GC (two kept, one of othernet)"
 ip -n "$H_RUN-g3" link show eth0 >/dev/null 2>&1 && h_fail "GC left gc-3's pod interface"
 cni_conf '. + {"cni.dev/valid-attachments": [{containerID: "gc-2", ifname: "eth0"}]}' |
 	cni_run GC "" "" "" || h_fail "GC (new key)"
 h_assert_eq 1 "$(cni_store_ips | wc -l)" "reservations after second GC"
 cni_conf '. + {"cni.dev/valid-attachments": []}' | cni_run GC "" "" "" || h_fail "GC (empty list)"
 h_assert_eq 0 "$(cni_store_ips | wc -l)" "reservations after GC of everything"
-h_assert_eq "" "$(cni_host_veths)" "veths after GC of everything"
+h_assert_eq 1 "$(cni_host_veths | wc -l)" "veths after GC of everything (other network's)"
+h_assert_eq 1 "$(ls "$DATA_DIR/othernet" | grep -c '^10\.')" "other network's reservation"
+ip -n "$H_RUN-x1" link show eth0 >/dev/null || h_fail "GC touched the other network's pod"
+cni_run DEL gc-x x1 <<<"$other" || h_fail "DEL on the other network"
+h_assert_eq "" "$(cni_host_veths)" "veths at the end"
 exit 0
