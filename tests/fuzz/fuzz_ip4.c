@@ -1,6 +1,10 @@
 /* IPv4 text forms and CIDR math. The parsers accept exactly one spelling
  * per value, so formatting what they accept gives back the input; the math
- * is checked against its definitions on networks built from raw bytes. */
+ * is checked against its definitions on networks built from raw bytes,
+ * and addresses against inet_pton. */
+#include <arpa/inet.h>
+#include <stdbool.h>
+
 #include "tests/fuzz/fuzz.h"
 
 #include "subnet/ip4.h"
@@ -8,10 +12,15 @@
 static void check_text(const char *s)
 {
 	char buf[IP4_NET_STRLEN];
+	struct in_addr in;
 	struct ip4_net n;
 	uint32_t a;
+	bool ok = ip4_parse_addr(s, &a) == 0;
 
-	if (ip4_parse_addr(s, &a) == 0) {
+	/* libc's strict parser agrees on what a dotted quad is. */
+	FUZZ_CHECK(ok == (inet_pton(AF_INET, s, &in) == 1));
+	if (ok) {
+		FUZZ_CHECK(a == ntohl(in.s_addr));
 		ip4_format_addr(a, buf);
 		FUZZ_CHECK(strcmp(buf, s) == 0);
 	}
