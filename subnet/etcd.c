@@ -936,6 +936,14 @@ static void on_watch_msg(void *data, const struct etcd_watch_msg *msg)
 
 	if (w->cancelled || w->ending)
 		return;
+	/* Auth errors of a watch come in-band with HTTP 200: drop the token so
+	 * the next request logs in again (no unary call may ever see a 401). */
+	if (msg->kind == ETCD_WATCH_CANCELED && msg->reason &&
+	    (strstr(msg->reason, "auth token") || strstr(msg->reason, "Unauthenticated") ||
+	     strstr(msg->reason, "user name is empty"))) {
+		free(w->c->token);
+		w->c->token = NULL;
+	}
 	w->cb(w->data, msg);
 	/* The server keeps a canceled stream open: end it ourselves. */
 	if (msg->kind == ETCD_WATCH_COMPACTED || msg->kind == ETCD_WATCH_CANCELED ||

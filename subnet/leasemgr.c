@@ -964,9 +964,11 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 		m->relist_now = true;
 		break;
 	case ETCD_WATCH_CANCELED:
-	case ETCD_WATCH_ERROR:
 		if (log_ratelimit_ok(&m->rl_etcd))
-			log_warn("etcd watch ended: %s", msg->reason);
+			log_warn("etcd canceled the watch: %s", msg->reason);
+		break;
+	case ETCD_WATCH_ERROR:
+		/* Reported with the CLOSED message that follows. */
 		break;
 	case ETCD_WATCH_CLOSED: {
 		uint64_t d = m->relist_now ? 0

@@ -43,6 +43,15 @@ h_wait_for 10 "node 1 re-creates its key with a new token" \
 	{ cat "$H_TMP/n1.log" >&2; h_fail "no re-acquire after the token expired"; }
 h_assert_eq "$(l_value 198.18.0.1)" "$(h_etcdctl get --print-value-only "$key")" "re-created lease"
 
+# etcd restarts: every token it issued is void, and the watch learns of it
+# in-band only. weftd logs in again and sees a lease added afterwards.
+h_etcd_stop TERM
+h_etcd_start --auth-token-ttl 1
+h_etcdctl put "$L_PREFIX/subnets/10.244.203.0-24" "$(l_value 198.18.0.96)" >/dev/null
+h_wait_for 20 "node 1 sees a lease added after the restart" \
+	grep -q "peer added: 10.244.203.0/24 via 198.18.0.96" "$H_TMP/n1.log" ||
+	{ grep -v "peer " "$H_TMP/n1.log" >&2; h_fail "no watch after the etcd restart"; }
+
 l_start 2 --etcd-username weft --etcd-password-file "$H_TMP/badpw"
 h_wait_pid "${L_PID[2]}" 15 || h_fail "weftd kept running with a wrong password"
 wait "${L_PID[2]}" && h_fail "exit status 0 with a wrong password"
