@@ -110,6 +110,10 @@ ip -n "$NODE" link set dev "$(jq -r '.interfaces[1].name' <<<"$r3")" alias ""
 cni_conf | cni_run DEL ctr-3 p3 || h_fail "DEL after a half-done ADD"
 h_assert_eq 0 "$(cni_store_ips | wc -l)" "reservations after DEL of a half-done ADD"
 h_assert_eq "" "$(cni_host_veths)" "host veths after DEL of a half-done ADD"
+# An ADD that died right after reserving: only the store file exists.
+printf 'ctr-dead\r\neth0' >"$DATA_DIR/$NET/10.244.3.250"
+cni_conf | cni_run DEL ctr-dead "" || h_fail "DEL of a reservation without veth"
+[ -e "$DATA_DIR/$NET/10.244.3.250" ] && h_fail "DEL left a reservation without veth"
 # A veth of that name owned by another attachment is not touched.
 r3=$(cni_conf | cni_run ADD ctr-3 p3) || h_fail "ADD p3 again: $r3"
 ip -n "$NODE" link set dev "$(jq -r '.interfaces[1].name' <<<"$r3")" alias "weft:someone:else"
