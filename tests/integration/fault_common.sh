@@ -11,8 +11,10 @@
 
 F_NET_CONFIG='{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
 # Debugging aid: with F_KEEP_LOGS=DIR the logs of a run are copied there.
-# shellcheck disable=SC2016
-[ -n "${F_KEEP_LOGS:-}" ] && h_on_cleanup 'mkdir -p "$F_KEEP_LOGS" && cp "$H_TMP"/*.log "$H_TMP"/*.out "$F_KEEP_LOGS"/'
+if [ -n "${F_KEEP_LOGS:-}" ]; then
+	# shellcheck disable=SC2016
+	h_on_cleanup 'mkdir -p "$F_KEEP_LOGS" && cp "$H_TMP"/*.log "$H_TMP"/*.out "$F_KEEP_LOGS"/'
+fi
 declare -A F_PING_PID F_ENV F_KEY
 
 # f_nodes N: node namespaces 1..N on the underlay.
