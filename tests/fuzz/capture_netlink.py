@@ -52,6 +52,7 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
     sock.bind((0, 0))
+    sock.settimeout(5)
     sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
     seq = 1
     dumps = [
