@@ -34,14 +34,14 @@ f_mesh() {
 		l_start "$n" "$@"
 	done
 	for n in $(seq 1 "$count"); do
-		h_wait_for 15 "node $n subnet.env" test -s "$(h_subnet_file "$n")" ||
+		h_wait_for 30 "node $n subnet.env" test -s "$(h_subnet_file "$n")" ||
 			{ tail -20 "$H_TMP/n$n.log" >&2; h_fail "node $n wrote no subnet.env"; }
 		d_pod_add "$n" 1
 	done
 	for n in $(seq 1 "$count"); do
 		for m in $(seq 1 "$count"); do
 			[ "$m" = "$n" ] && continue
-			h_wait_for 10 "node $n has node $m" d_has_peer "$n" "$m" ||
+			h_wait_for 30 "node $n has node $m" d_has_peer "$n" "$m" ||
 				h_fail "mesh incomplete: node $n lacks node $m"
 		done
 	done

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A 3-member etcd cluster; both daemons list the leader first in
 # --etcd-endpoints. The leader is killed with -9: the cluster elects another,
-# the daemons move their keepalive and watch to the next endpoint. With a
-# 6 s lease TTL the leases must survive 3 TTLs on the same etcd lease, a
-# peer lease written after the kill must reach both nodes, and 10 ms pings
-# between the pods in both directions lose nothing.
+# the daemons move their keepalive and watch to the next endpoint: each
+# renews its own etcd lease (15 s TTL) through another member, a peer lease
+# written after the kill reaches both nodes, and 10 ms pings between the
+# pods in both directions lose nothing.
 # labels: fault
 # timeout: 120
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -27,7 +27,7 @@ m2_leads() { [ "$(f_etcd_leader)" = 2 ]; }
 h_wait_for 10 "member 2 leads" m2_leads || h_fail "member 2 is not the leader"
 L_ENDPOINTS=$(f_etcd_endpoints 2 1 3)
 
-TTL=6
+TTL=15
 f_mesh 2 --lease-ttl "$TTL" --log-level debug
 f_snapshot 2
 declare -A LEASE
@@ -63,8 +63,14 @@ for n in 1 2; do
 		h_fail "node $n did not log the broken watch on member 2"
 done
 
-# Three TTLs: a lease not kept alive through another member would expire.
-sleep $((3 * TTL))
+# A keepalive answered after the kill (only another member can answer it)
+# moves the expiry past kill + TTL; the etcd lease stays the same.
+for n in 1 2; do
+	h_wait_for $((TTL / 3 + 10)) "node $n renews its lease through another member" \
+		f_metric_ge "$n" weft_lease_expiry_timestamp_seconds \
+		"$(awk -v t="$t_kill" -v l="$TTL" 'BEGIN {printf "%.3f", t + l}')" ||
+		h_fail "node $n did not renew its lease after the kill"
+done
 for n in 1 2; do
 	l_alive "$n" || h_fail "node $n exited"
 	h_assert_eq "${LEASE[$n]}" "$(f_lease_id "${F_KEY[$n]}")" "node $n etcd lease"
@@ -72,6 +78,7 @@ for n in 1 2; do
 		sed -n 's/.*remaining(\(-*[0-9]*\)s).*/\1/p')
 	[ "${left:-0}" -ge 1 ] || h_fail "node $n lease about to expire (remaining ${left}s)"
 	grep -q "re-acquiring" "$H_TMP/n$n.log" && h_fail "node $n lost its lease"
+	h_assert_eq 1 "$(grep -c 'acquired' "$H_TMP/n$n.log")" "node $n acquisitions"
 	f_metric_ge "$n" weft_etcd_reconnects_total $(($(cat "$H_TMP/reconnects$n") + 1)) ||
 		h_fail "node $n counted no watch restart"
 	h_log "node $n: lease ${LEASE[$n]} alive, ${left} s left of ${TTL} s"

@@ -28,8 +28,9 @@ t_down=$(f_now)
 ip -n "$N2" link set eth0 down || h_fail "eth0 down"
 h_log "node 2 eth0 down"
 sleep 10
-t_up=$(f_now)
 ip -n "$N2" link set eth0 up || h_fail "eth0 up"
+# Taken once the change is done: a busy RTNL can hold the command back.
+t_up=$(f_now)
 h_log "node 2 eth0 up"
 replied() { [ -n "$(f_ping_first_after across "$t_up")" ]; }
 h_wait_for 10 "a reply across node 2's link" replied || h_fail "no reply after the link came back"
