@@ -2,8 +2,9 @@
 # Three nodes: pods on every pair of nodes ping each other and move 1 MiB
 # over TCP; each node holds exactly DESIGN.md's device and one neighbour,
 # FDB entry and route per peer; /readyz is 503 before the lease and 200
-# after; /metrics passes promtool and its counts match the kernel; the MTU
-# of FLANNEL_MTU fits end to end and one byte more is refused, not lost.
+# after, and systemd hears READY=1; /metrics passes promtool and its counts
+# match the kernel; the MTU of FLANNEL_MTU fits end to end and one byte more
+# is refused, not lost.
 # labels: dataplane
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -26,7 +27,15 @@ code=$(ip netns exec "$(h_node_ns 1)" curl -s -o /dev/null -w '%{http_code}' --m
 h_assert_eq 503 "$code" "/readyz before the lease"
 
 h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
-l_start 2 --log-level debug
+# Node 2 runs as under systemd (Type=notify): READY=1 must arrive.
+h_bg "$(h_node_ns 2)" "$H_TMP/notify.log" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+print(s.recv(4096).decode(), flush=True)' "$H_TMP/notify.sock"
+h_wait_for 5 "notify socket" test -S "$H_TMP/notify.sock" || h_fail "no notify socket"
+NOTIFY_SOCKET=$H_TMP/notify.sock l_start 2 --log-level debug
 l_start 3 --log-level debug
 for n in 1 2 3; do
 	h_wait_for 15 "node $n subnet.env" test -s "$(h_subnet_file "$n")" ||
@@ -36,6 +45,8 @@ h_wait_for 5 "node 1 ready" \
 	ip netns exec "$(h_node_ns 1)" curl -sf --max-time 2 http://127.0.0.1:9872/readyz ||
 	h_fail "/readyz not 200 after the lease"
 
+h_wait_for 5 "READY=1 from node 2" grep -q '^READY=1' "$H_TMP/notify.log" ||
+	h_fail "no READY=1: $(cat "$H_TMP/notify.log")"
 for n in 1 2 3; do
 	d_pod_add "$n" 1
 done
