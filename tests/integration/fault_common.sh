@@ -2,8 +2,9 @@
 # Helpers shared by the fault-injection tests (test_fault_*.sh); sourced
 # after the harness, lease_common.sh and dataplane_common.sh. Not a test.
 #
-#   f_mesh N [weftd args]      underlay, nodes 1..N running weftd, pod 1 on
-#                              each node, full mesh checked (etcd must run)
+#   f_nodes N                  node namespaces 1..N on the underlay
+#   f_mesh N [weftd args]      weftd on nodes 1..N, pod 1 on each node, full
+#                              mesh checked (etcd and the config must exist)
 #   f_ping_start NAME FROM TO  10 ms pings pod FROM/1 -> pod TO/1 (rounds)
 #   f_ping_stop NAME           ends them, sums and prints the counts
 #   f_etcd_cluster             3 etcd members (the harness's is one of them)
@@ -47,8 +48,11 @@ f_mesh() {
 	done
 	# Underlay and pod ARP resolved before any counting starts.
 	for n in $(seq 1 "$count"); do
-		m=$((n % count + 1))
-		d_ping "$n" 1 "$(d_pod_ip "$m" 1)" || h_fail "pod $n -> pod $m before the fault"
+		for m in $(seq 1 "$count"); do
+			[ "$m" = "$n" ] && continue
+			d_ping "$n" 1 "$(d_pod_ip "$m" 1)" -c 1 ||
+				h_fail "pod $n -> pod $m before the fault"
+		done
 	done
 }
 
