@@ -25,14 +25,16 @@ key=$(l_key_of 198.18.0.1)
 rev=$(l_field "$key" mod_revision)
 id=$(lease_id "$key")
 [ -n "$id" ] && [ "$id" != 0 ] || h_fail "no etcd lease on $key"
-h_etcdctl lease timetolive "$(printf '%x' "$id")" | grep -q 'granted with TTL(5s)' ||
-	h_fail "lease TTL is not 5 s"
+# (No `| grep -q` on etcdctl: under pipefail an early grep exit can SIGPIPE
+# etcdctl and fail the pipeline.)
+ttl_info=$(h_etcdctl lease timetolive "$(printf '%x' "$id")")
+[[ $ttl_info == *'granted with TTL(5s)'* ]] || h_fail "lease TTL is not 5 s: $ttl_info"
 h_wait_for 5 "node 2 sees node 1" grep -q "peer added: $(l_key_subnet "$key")" "$H_TMP/n2.log" ||
 	h_fail "node 2 does not see node 1"
 
 for t in 10 20 30; do
 	sleep 10
-	h_etcdctl get "$key" | grep -q . || h_fail "lease key gone after $t s"
+	[ -n "$(h_etcdctl get --print-value-only "$key")" ] || h_fail "lease key gone after $t s"
 	h_assert_eq "$id" "$(lease_id "$key")" "etcd lease after $t s"
 	h_assert_eq "$rev" "$(l_field "$key" mod_revision)" "mod_revision after $t s"
 	remaining=$(h_etcdctl lease timetolive "$(printf '%x' "$id")" | sed -n 's/.*remaining(\(-*[0-9]*\)s).*/\1/p')
