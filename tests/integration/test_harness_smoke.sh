@@ -53,4 +53,30 @@ left=$(ip netns list | awk -v p="$inner-" 'index($1, p) == 1' | wc -l)
 h_assert_eq 0 "$left" "namespaces left by the failed inner run"
 [ -e "$(cat "$H_TMP/inner.tmp")" ] && h_fail "inner scratch directory left behind"
 h_log "failed inner run cleaned up: no netns, no etcd, no scratch dir"
+
+# A run killed with SIGKILL (as ctest does on a timeout) cannot clean up;
+# the next run's h_init reaps its namespaces, processes and paths.
+bash -c '
+	source "$WEFT_SRC/tests/lib/harness.sh"
+	h_init
+	h_underlay
+	h_etcd_start
+	h_node_add 1
+	echo "$H_RUN $H_ETCD_PID $H_TMP" > '"$H_TMP/killed.info"'
+	sleep 60
+' 2>"$H_TMP/killed.log" &
+killed_shell=$!
+h_wait_for 30 "killed run set up" test -s "$H_TMP/killed.info" || h_fail "inner run did not start"
+read -r krun kpid ktmp <"$H_TMP/killed.info"
+kill -KILL "$killed_shell"
+wait "$killed_shell" 2>/dev/null || true
+[ "$(ip netns list | awk -v p="$krun-" 'index($1, p) == 1' | wc -l)" -gt 0 ] ||
+	h_fail "the killed run should have left namespaces behind"
+h_reap_stale
+left=$(ip netns list | awk -v p="$krun-" 'index($1, p) == 1' | wc -l)
+h_assert_eq 0 "$left" "namespaces of the killed run after reaping"
+h_wait_pid "$kpid" 5 || h_fail "etcd of the killed run (pid $kpid) still runs"
+[ -e "$ktmp" ] && h_fail "scratch dir of the killed run left"
+[ -e "/run/$krun-n1" ] && h_fail "/run/$krun-n1 left"
+h_log "killed run reaped: no netns, no etcd, no paths"
 exit 0

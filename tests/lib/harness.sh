@@ -35,7 +35,9 @@ h_init() {
 		echo "SKIP: integration tests need root (network namespaces)" >&2
 		exit 77
 	fi
-	H_RUN=${H_RUN:-wt$(printf '%x%04x' $$ $RANDOM)}
+	# wt<pid of this shell>x<random>: the pid lets later runs find leftovers.
+	H_RUN=${H_RUN:-wt$(printf '%xx%04x' $$ $RANDOM)}
+	h_reap_stale
 	H_TMP=$(mktemp -d "/tmp/$H_RUN.XXXX")
 	H_DIRS+=("$H_TMP")
 	trap h_cleanup EXIT
@@ -43,6 +45,26 @@ h_init() {
 	trap 'exit 143' TERM
 	: "${WEFT_BIN:?WEFT_BIN must name the directory holding weftd and weft}"
 	h_log "run $H_RUN, scratch $H_TMP"
+}
+
+# h_reap_stale: removes what earlier runs left when they were killed without
+# running their trap (ctest kills a test that times out with SIGKILL): their
+# namespaces, the processes inside them (by pid) and their paths. Only runs
+# whose owning shell is gone are touched, so parallel tests are safe.
+h_reap_stale() {
+	local ns run owner pid
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		[[ $ns =~ ^(wt([0-9a-f]+)x[0-9a-f]{4})- ]] || continue
+		run=${BASH_REMATCH[1]}
+		owner=$((16#${BASH_REMATCH[2]}))
+		kill -0 "$owner" 2>/dev/null && continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+		ip netns del "$ns" 2>/dev/null || true
+		rm -rf "/tmp/$run".* "/run/$run"-* "/var/lib/cni/$run"-* "/var/lib/$run"-quickstart
+		h_log "removed $ns, left by a killed run"
+	done
 }
 
 # h_on_cleanup CMD: run CMD (eval'd) at cleanup, before netns are deleted.
