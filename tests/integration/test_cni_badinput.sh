@@ -3,7 +3,7 @@
 # a message, the request's cniVersion when known, and leaves no veth, no pod
 # interface and no reservation behind.
 # labels: cni
-# timeout: 240
+# timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
 cni_pod p1

@@ -4,7 +4,7 @@
 # version, CHECK, DEL (idempotent, without netns, without subnet.env),
 # VERSION, STATUS and GC.
 # labels: cni
-# timeout: 120
+# timeout: 420
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
 

@@ -5,7 +5,7 @@
 # lives under the scratch directory; the image is imported from a local
 # busybox rootfs (no registry).
 # labels: cni;podman
-# timeout: 180
+# timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
 command -v podman >/dev/null || h_fail "podman is not installed"

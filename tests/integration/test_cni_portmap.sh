@@ -3,7 +3,7 @@
 # a conflist (prevResult handed on, CHECK and DEL with the final result, DEL
 # in reverse order). A published port on the node reaches the pod's server.
 # labels: cni
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup underlay
 h_ext_add

@@ -6,7 +6,7 @@
 # leaves no duplicate; a peer deleted from etcd while weftd was down is
 # pruned at restart.
 # labels: dataplane
-# timeout: 240
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

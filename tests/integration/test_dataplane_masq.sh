@@ -4,7 +4,7 @@
 # traffic carrying kube-proxy's mark is left alone; the table is weft's own,
 # reads naturally and outlives weftd.
 # labels: dataplane
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

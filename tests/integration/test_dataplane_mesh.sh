@@ -6,7 +6,7 @@
 # match the kernel; the MTU of FLANNEL_MTU fits end to end and one byte more
 # is refused, not lost.
 # labels: dataplane
-# timeout: 180
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

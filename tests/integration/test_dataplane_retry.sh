@@ -4,7 +4,7 @@
 # up with its peers and /readyz turns 200. Without --ip-masq no weft table
 # exists; a leftover one from an earlier --ip-masq run is removed.
 # labels: dataplane
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

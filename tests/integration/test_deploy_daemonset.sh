@@ -13,7 +13,7 @@
 # external host (masquerade) and serve a hostPort; a restart (rolling
 # update) keeps traffic and subnet.
 # labels: deploy
-# timeout: 240
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init
 h_underlay

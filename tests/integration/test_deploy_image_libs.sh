@@ -9,7 +9,7 @@
 # this machine's Debian 12 package database, the release the image uses.
 # No Docker engine runs here, so the image itself is not built.
 # labels: deploy
-# timeout: 150
+# timeout: 300
 set -euo pipefail
 : "${WEFT_SRC:?}" "${WEFT_BIN:?}"
 

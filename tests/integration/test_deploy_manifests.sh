@@ -5,7 +5,7 @@
 # every weftd option the DaemonSet sets is one weftd knows.
 # Needs no root and never skips. Uses the npm registry (or npm's cache).
 # labels: deploy
-# timeout: 240
+# timeout: 300
 set -euo pipefail
 : "${WEFT_SRC:?}" "${WEFT_BUILD:?}" "${WEFT_BIN:?}"
 

@@ -7,7 +7,7 @@
 # `weftd --help` prints; 10-weft.link matches weft's VXLAN device and nothing
 # else. No systemd has to run: everything is checked offline.
 # labels: deploy
-# timeout: 120
+# timeout: 300
 set -euo pipefail
 : "${WEFT_SRC:?}" "${WEFT_BIN:?}"
 

@@ -10,7 +10,7 @@
 # ADD keeps an interface. Killed ids can be added again, and a GC with
 # an empty list leaves the store and the bridge empty.
 # labels: fault;cni
-# timeout: 180
+# timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
 N=50

@@ -6,7 +6,7 @@
 # lose it), keeps its subnet and subnet.env without re-acquiring, and its
 # peer watch works again (a lease written afterwards reaches every node).
 # labels: fault
-# timeout: 200
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

@@ -7,7 +7,7 @@
 # pods in both directions lose nothing. With F_MEMBER_FAULT=partition
 # (test_fault_etcd_partition.sh) the member is cut off instead of killed.
 # labels: fault
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

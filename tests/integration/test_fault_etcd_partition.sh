@@ -5,6 +5,6 @@
 # Each node must still renew its own etcd lease (15 s TTL) through another
 # member, program a peer lease written after the cut, and lose no ping.
 # labels: fault
-# timeout: 150
+# timeout: 300
 F_MEMBER_FAULT=partition
 source "$WEFT_SRC/tests/integration/test_fault_etcd_member.sh"

@@ -6,7 +6,7 @@
 # pinging each other every 10 ms without a loss. Restarted, node 3 gets its old subnet back (from its
 # subnet.env) and the peers program it again.
 # labels: fault
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

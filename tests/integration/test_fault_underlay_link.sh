@@ -7,7 +7,7 @@
 # entries, and node 2's etcd watch is alive: a peer lease written after
 # the outage is programmed there.
 # labels: fault
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

@@ -5,7 +5,7 @@
 # not acquired anew), subnet.env is unchanged and the kernel holds exactly
 # one set of entries per peer.
 # labels: fault
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"

@@ -2,7 +2,7 @@
 # The harness itself: etcd and 3 nodes on the underlay, etcdctl from every
 # node reaches etcd, and a run that fails half-way leaves nothing behind.
 # labels: harness
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init
 

@@ -3,7 +3,7 @@
 # with --etcd-username/--etcd-password-file, renews an expired token by
 # itself, and exits with a clear message on a wrong password.
 # labels: lease
-# timeout: 90
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

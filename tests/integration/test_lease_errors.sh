@@ -5,7 +5,7 @@
 # daemon carries on once they are fixed. Also: --net-config-file is written
 # only when <prefix>/config is absent, and a dead first endpoint fails over.
 # labels: lease
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

@@ -3,7 +3,7 @@
 # bytes; each subnet.env matches its lease; a restart after SIGTERM and after
 # kill -9 keeps the subnet and VtepMAC and rewrites nothing in etcd.
 # labels: lease
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

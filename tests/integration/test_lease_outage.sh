@@ -5,7 +5,7 @@
 # history compacted past its watch revision: when it comes back it resyncs
 # (re-list) and reports both changes. Node 2 sees them too.
 # labels: lease
-# timeout: 150
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

@@ -5,7 +5,7 @@
 # link is back a lease added meanwhile shows up within seconds, not after
 # TCP keepalive or the stream's low-speed limit.
 # labels: lease
-# timeout: 90
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

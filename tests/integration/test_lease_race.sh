@@ -3,7 +3,7 @@
 # their create-if-absent txns collide, the losers retry with other subnets,
 # and all 20 end up with distinct leases; none exits.
 # labels: lease
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

@@ -4,7 +4,7 @@
 # that PublicIP and never gets a TTL; a fourth node finds nothing free, says
 # so clearly, keeps running and gets the subnet released by another node.
 # labels: lease
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

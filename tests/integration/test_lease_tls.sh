@@ -4,7 +4,7 @@
 # etcd's certificate it exits with a clear TLS error instead of retrying; a
 # missing file is refused before any traffic.
 # labels: lease
-# timeout: 120
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

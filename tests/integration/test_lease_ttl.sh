@@ -3,7 +3,7 @@
 # key is alive on the same etcd lease, its mod_revision never moved, and the
 # peer watching it saw no update. A revoked lease is replaced, same subnet.
 # labels: lease
-# timeout: 90
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

@@ -3,7 +3,7 @@
 # notices the revision going back, re-lists, and writes its lease again on
 # the same subnet, with the same value; subnet.env stays as it was.
 # labels: lease
-# timeout: 90
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init

@@ -3,7 +3,7 @@
 # 6 pods, proves cross-node traffic and masquerade, is idempotent, and its
 # `down` leaves no namespace, process or file behind.
 # labels: deploy
-# timeout: 240
+# timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init
 
