@@ -1,4 +1,5 @@
 #include "backend/nft.h"
+#include "backend/nl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -438,7 +439,7 @@ static int batch_scan(const void *batch, size_t len, uint32_t *first, uint32_t *
 	*acks = 0;
 	*first = UINT32_MAX;
 	*last = 0;
-	while (mnl_nlmsg_ok(nlh, left)) {
+	while (nl_msg_ok(nlh, left)) {
 		if (nlh->nlmsg_flags & NLM_F_ACK)
 			(*acks)++;
 		if (nlh->nlmsg_seq < *first)
@@ -495,7 +496,7 @@ int nft_send(const void *batch, size_t len)
 			break;
 		}
 		left = (int)n;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			const struct nlmsgerr *e;
 
 			if (!mnl_nlmsg_portid_ok(nlh, portid) || nlh->nlmsg_seq < first ||

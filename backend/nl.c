@@ -222,7 +222,7 @@ static int recv_replies(struct nl_sock *s, uint32_t seq, bool dump, nl_msg_cb cb
 
 		if (len < 0)
 			return len;
-		for (nlh = (struct nlmsghdr *)s->rbuf; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (struct nlmsghdr *)s->rbuf; nl_msg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != s->portid)
 				continue;
@@ -318,7 +318,7 @@ int nl_event_read(struct nl_sock *s, nl_msg_cb cb, void *data)
 			return -errno;
 		}
 		len = (int)n;
-		for (nlh = (struct nlmsghdr *)s->rbuf; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (struct nlmsghdr *)s->rbuf; nl_msg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
 				continue;
@@ -408,7 +408,7 @@ static int batch_send_and_ack(struct nl_batch *b, size_t len, unsigned n)
 			b->next_idx += n;
 			return len2;
 		}
-		for (nlh = (struct nlmsghdr *)s->rbuf; mnl_nlmsg_ok(nlh, len2);
+		for (nlh = (struct nlmsghdr *)s->rbuf; nl_msg_ok(nlh, len2);
 		     nlh = mnl_nlmsg_next(nlh, &len2)) {
 			uint32_t off = nlh->nlmsg_seq - b->first_seq;
 			int err;

@@ -22,6 +22,14 @@
 struct nl_sock;
 struct nl_batch;
 
+/* Like mnl_nlmsg_ok, but compares nlmsg_len unsigned: libmnl casts it to
+ * int, so a length near UINT32_MAX passes and the walk never ends. */
+static inline bool nl_msg_ok(const struct nlmsghdr *nlh, int len)
+{
+	return len >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned)len;
+}
+
 /* Room for one request message. Builders get this as their bound. */
 #define NL_MSG_MAX 4096
 

@@ -227,6 +227,26 @@ static void test_events(void **state)
 	assert_int_equal(fcntl(nl_fd(p->s), F_SETFL, fl), 0);
 }
 
+/* A length near UINT32_MAX must end the walk, not pass libmnl's signed
+ * check and loop on the same message forever. */
+static void test_huge_length(void **state)
+{
+	struct pair *p = *state;
+	int n = 0, fl = fcntl(nl_fd(p->s), F_GETFL);
+	struct nlmsghdr *bad;
+
+	assert_int_equal(fcntl(nl_fd(p->s), F_SETFL, fl | O_NONBLOCK), 0);
+	put_link(0, 0, 0);
+	bad = put(RTM_NEWLINK, 0, 0, 0);
+	mnl_nlmsg_put_extra_header(bad, sizeof(struct ifinfomsg));
+	done_msg(bad);
+	bad->nlmsg_len = 0xffffffff;
+	flush(p);
+	assert_int_equal(nl_event_read(p->s, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fcntl(nl_fd(p->s), F_SETFL, fl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_callback_error_drains),
 		cmocka_unit_test(test_reply_then_ack),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_huge_length),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
