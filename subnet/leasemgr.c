@@ -204,12 +204,23 @@ static int map_put(struct leasemgr *m, const struct ip4_net *sn, const char *val
 	return 0;
 }
 
+/* etcd keys and values may hold NUL bytes; the C-string view of such a key
+ * would alias a real lease key, so it is no lease key at all. */
+static int kv_subnet(const struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *sn)
+{
+	if (strlen(kv->key) != kv->key_len)
+		return -EINVAL;
+	return lease_key_parse(m->prefix, kv->key, sn);
+}
+
 /* Applies one kv as listed or as carried by a PUT event. */
 static int map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *sn)
 {
-	if (lease_key_parse(m->prefix, kv->key, sn) < 0)
+	if (kv_subnet(m, kv, sn) < 0)
 		return -EINVAL; /* not a lease key: ignored */
-	return map_put(m, sn, kv->value, kv->mod_revision, kv->lease);
+	/* A value with a NUL byte is kept as an undecodable lease. */
+	return map_put(m, sn, strlen(kv->value) == kv->value_len ? kv->value : "", kv->mod_revision,
+		       kv->lease);
 }
 
 /* ------------------------------------------------------------ peer stream */
@@ -945,7 +956,7 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 				if (map_put_kv(m, ev->kv, &sn) < 0)
 					continue;
 			} else {
-				if (lease_key_parse(m->prefix, ev->kv->key, &sn) < 0)
+				if (kv_subnet(m, ev->kv, &sn) < 0)
 					continue;
 				map_remove(m, &sn);
 				released = true;
