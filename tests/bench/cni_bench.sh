@@ -84,3 +84,5 @@ awk -v wa="$weft_add" -v fa="$floor_add" -v wd="$weft_del" -v fd="$floor_del" \
 	printf "weft/floor: ADD %.2fx, DEL %.2fx; weft/ref: ADD %.2fx, DEL %.2fx\n",
 		wa / fa, wd / fd, wa / ra, wd / rd }'
 echo "(ms, $RUNS runs each, $(nproc) cores, kernel $(uname -r))"
+# shellcheck disable=SC2154
+echo "RESULT runs=$RUNS weft_add_ms=$weft_add weft_del_ms=$weft_del ref_add_ms=$ref_add ref_del_ms=$ref_del floor_add_ms=$floor_add floor_del_ms=$floor_del"

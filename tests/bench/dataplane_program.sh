@@ -70,6 +70,8 @@ run_weftd() {
 	echo "weftd log: $(grep -o 'wrote [0-9]* kernel objects in [0-9]* ms' "$H_TMP/n$node.log" | tail -1)"
 	RESULT_WEFTD=$((t1 - t0))
 	RESULT_RSS=$rss
+	RESULT_KERNEL=$(grep -o 'wrote [0-9]* kernel objects in [0-9]* ms' "$H_TMP/n$node.log" | tail -1 |
+		sed 's/.* in \([0-9]*\) ms/\1/')
 	l_stop "$node"
 }
 
@@ -114,5 +116,5 @@ for n in "${sizes[@]}"; do
 	rm -f "$(h_subnet_file 1)"
 	run_weftd "$n" 1
 	run_iproute2 "$n" 2
-	echo "RESULT n=$n weftd_ms=$RESULT_WEFTD iproute2_ms=$RESULT_IP rss_anon_kb=$RESULT_RSS"
+	echo "RESULT n=$n weftd_ms=$RESULT_WEFTD iproute2_ms=$RESULT_IP rss_anon_kb=$RESULT_RSS weftd_kernel_ms=$RESULT_KERNEL"
 done

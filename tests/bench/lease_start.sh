@@ -133,3 +133,6 @@ etcd requests, ${STEADY_S} s steady, TTL 86400: $REQ_STEADY
 etcd requests, ${STEADY_S} s steady, TTL 30:    $REQ_STEADY30
 weftd memory after start:           RssAnon $RSS (VmRSS $RSS_TOTAL)
 REPORT
+echo "RESULT runs=$RUNS floor_ms=$(printf '%s\n' "${floor[@]}" | median) fresh_ms=$FRESH_MED restart_ms=$REST_MED" \
+	"req_fresh=${REQ_FRESH##*total=} req_restart=${REQ_RESTART##*total=} req_steady=${REQ_STEADY##*total=}" \
+	"req_steady30=${REQ_STEADY30##*total=} steady_s=$STEADY_S rss_anon_kb=${RSS% *}"
