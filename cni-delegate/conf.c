@@ -121,6 +121,14 @@ static const char *env_get(const char *name)
 	return v && *v ? v : NULL;
 }
 
+static bool cni_valid_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+
+	json_decref(j);
+	return j != NULL;
+}
+
 static const char *cmd_names[] = {
 	[CMD_ADD] = "ADD",	   [CMD_DEL] = "DEL", [CMD_CHECK] = "CHECK",
 	[CMD_VERSION] = "VERSION", [CMD_GC] = "GC",   [CMD_STATUS] = "STATUS",
@@ -171,6 +179,10 @@ static int parse_env(struct cni_req *req, struct cni_err *e)
 		return cni_fail(e, CNI_ERR_ENV,
 				"at most 15 bytes, no '/', ':' or whitespace, not '.' or '..'",
 				"invalid CNI_IFNAME \"%.40s\"", req->ifname);
+	/* The path goes into the result as "sandbox": JSON needs valid UTF-8,
+	 * and finding that out after the attachment is made is too late. */
+	if (req->netns && req->cmd != CMD_DEL && !cni_valid_utf8(req->netns))
+		return cni_fail(e, CNI_ERR_ENV, NULL, "invalid CNI_NETNS: not valid UTF-8");
 	return 0;
 }
 

@@ -47,7 +47,7 @@ expect() {
 		[ "$a" = -u ] && continue
 		set=("${set[@]/#$a=*/}")
 	done
-	set=($(printf '%s\n' "${set[@]}" | grep .))
+	set=($(printf '%s\n' "${set[@]}" | grep -a .))
 	out=$(ip netns exec "$NODE" env "${unset[@]}" "${set[@]}" "$WEFT_BIN/weft" <<<"$in")
 	rc=$?
 	h_assert_eq 1 "$rc" "case '$name' exit status"
@@ -87,6 +87,7 @@ expect "GC without CNI_PATH" 4 GC "$(jq -c '.cniVersion = "1.1.0"' <<<"$good")" 
 expect "CNI_NETNS missing path" 4 ADD "$good" CNI_NETNS=/run/netns/$H_RUN-nope
 expect "CNI_NETNS a plain file" 4 ADD "$good" CNI_NETNS="$SUBNET_FILE"
 expect "CNI_NETNS the node itself" 4 ADD "$good" CNI_NETNS=/run/netns/$NODE
+expect "CNI_NETNS not UTF-8" 4 ADD "$good" CNI_NETNS=$'/run/netns/\xff'
 expect "ifname 16 bytes" 4 ADD "$good" CNI_IFNAME=abcdefghijklmnop
 expect "ifname with /" 4 ADD "$good" CNI_IFNAME=et/h0
 expect "ifname with :" 4 ADD "$good" CNI_IFNAME=eth0:1
