@@ -20,6 +20,9 @@ int file_write_atomic(const char *path, const char *data, size_t len, unsigned m
 /* Parse a base-10 unsigned integer in [min, max]; whole string must match. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Formats a parse error message into err (if given) and returns -EINVAL. */
+int err_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Monotonic clock in milliseconds. */
 uint64_t now_ms(void);
 

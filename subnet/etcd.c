@@ -7,6 +7,7 @@
  * buffer, and results are delivered after curl_multi_socket_action returns.
  */
 #include "subnet/etcd.h"
+#include "subnet/jsonx.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -219,17 +220,6 @@ uint64_t etcd_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, ui
 	return d / 2 + rnd % (d / 2 + 1);
 }
 
-static int64_t json_i64(const json_t *obj, const char *name)
-{
-	json_t *v = json_object_get(obj, name);
-
-	if (json_is_string(v))
-		return strtoll(json_string_value(v), NULL, 10);
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	return 0;
-}
-
 void etcd_kv_clear(struct etcd_kv *kv)
 {
 	if (!kv)
@@ -257,10 +247,10 @@ int etcd_parse_kv(const json_t *j, struct etcd_kv *kv)
 	ret = etcd_b64_decode(v ? v : "", v ? strlen(v) : 0, &kv->value, &kv->value_len);
 	if (ret < 0)
 		goto err;
-	kv->create_revision = json_i64(j, "create_revision");
-	kv->mod_revision = json_i64(j, "mod_revision");
-	kv->version = json_i64(j, "version");
-	kv->lease = json_i64(j, "lease");
+	kv->create_revision = jsonx_get_i64(j, "create_revision");
+	kv->mod_revision = jsonx_get_i64(j, "mod_revision");
+	kv->version = jsonx_get_i64(j, "version");
+	kv->lease = jsonx_get_i64(j, "lease");
 	return 0;
 
 err:
@@ -316,10 +306,10 @@ static int parse_error(long http, const char *body, size_t len, struct etcd_resp
 	out->err = ETCD_ESERVER;
 	if (json_is_string(e)) {
 		m = json_string_value(e);
-		out->grpc_code = (int)json_i64(root, "code");
+		out->grpc_code = (int)jsonx_get_i64(root, "code");
 	} else if (json_is_object(e)) {
 		m = json_string_value(json_object_get(e, "message"));
-		out->grpc_code = (int)json_i64(e, "grpc_code");
+		out->grpc_code = (int)jsonx_get_i64(e, "grpc_code");
 	}
 	if (m)
 		set_message(out, m, strlen(m));
@@ -368,14 +358,14 @@ int etcd_parse_response(enum etcd_op op, long http, const char *body, size_t len
 			goto out;
 		}
 	}
-	out->revision = json_i64(json_object_get(res, "header"), "revision");
+	out->revision = jsonx_get_i64(json_object_get(res, "header"), "revision");
 	switch (op) {
 	case ETCD_OP_RANGE:
-		out->count = json_i64(res, "count");
+		out->count = jsonx_get_i64(res, "count");
 		ret = parse_kvs(json_object_get(res, "kvs"), out);
 		break;
 	case ETCD_OP_DELETE:
-		out->deleted = json_i64(res, "deleted");
+		out->deleted = jsonx_get_i64(res, "deleted");
 		break;
 	case ETCD_OP_TXN: {
 		json_t *r0 = json_array_get(json_object_get(res, "responses"), 0);
@@ -385,7 +375,8 @@ int etcd_parse_response(enum etcd_op op, long http, const char *body, size_t len
 		out->succeeded = json_is_true(json_object_get(res, "succeeded"));
 		if (!out->succeeded && rr)
 			ret = parse_kvs(json_object_get(rr, "kvs"), out);
-		out->deleted = json_i64(json_object_get(r0, "response_delete_range"), "deleted");
+		out->deleted =
+			jsonx_get_i64(json_object_get(r0, "response_delete_range"), "deleted");
 		break;
 	}
 	case ETCD_OP_GRANT: {
@@ -395,13 +386,13 @@ int etcd_parse_response(enum etcd_op op, long http, const char *body, size_t len
 			out->err = ETCD_ESERVER;
 			set_message(out, e, strlen(e));
 		}
-		out->lease_id = json_i64(res, "ID");
-		out->ttl = json_i64(res, "TTL");
+		out->lease_id = jsonx_get_i64(res, "ID");
+		out->ttl = jsonx_get_i64(res, "TTL");
 		break;
 	}
 	case ETCD_OP_KEEPALIVE:
-		out->lease_id = json_i64(res, "ID");
-		out->ttl = json_i64(res, "TTL");
+		out->lease_id = jsonx_get_i64(res, "ID");
+		out->ttl = jsonx_get_i64(res, "TTL");
 		if (out->ttl < 0)
 			out->ttl = 0;
 		break;

@@ -1,5 +1,6 @@
 /* Watch stream framing and message decoding (no I/O here). */
 #include "subnet/etcd.h"
+#include "subnet/jsonx.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -8,17 +9,6 @@
 #include <string.h>
 
 #define WATCH_LINE_MAX (8u << 20)
-
-static int64_t json_i64(const json_t *obj, const char *name)
-{
-	json_t *v = json_object_get(obj, name);
-
-	if (json_is_string(v))
-		return strtoll(json_string_value(v), NULL, 10);
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	return 0;
-}
 
 void etcd_watch_msg_clear(struct etcd_watch_msg *msg)
 {
@@ -97,11 +87,11 @@ int etcd_watch_parse_line(const char *line, size_t len, struct etcd_watch_msg *m
 		msg->kind = ETCD_WATCH_ERROR;
 		goto out;
 	}
-	msg->revision = json_i64(json_object_get(res, "header"), "revision");
+	msg->revision = jsonx_get_i64(json_object_get(res, "header"), "revision");
 	if (json_is_true(json_object_get(res, "canceled"))) {
 		const char *r = json_string_value(json_object_get(res, "cancel_reason"));
 
-		msg->compact_revision = json_i64(res, "compact_revision");
+		msg->compact_revision = jsonx_get_i64(res, "compact_revision");
 		msg->kind = msg->compact_revision ? ETCD_WATCH_COMPACTED : ETCD_WATCH_CANCELED;
 		snprintf(reason, reason_len, "%s", r ? r : "canceled");
 		goto out;

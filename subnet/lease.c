@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "subnet/jsonx.h"
 #include "subnet/lease.h"
 
 #define SUBNETS_DIR "/subnets/"
@@ -180,34 +181,20 @@ out_root:
 	return out;
 }
 
-/* Last case-insensitive match, null treated as absent (see netconf.c). */
-static json_t *get_ci(json_t *obj, const char *key)
-{
-	const char *k;
-	json_t *v, *found = NULL;
-
-	json_object_foreach(obj, k, v)
-	{
-		if (strcasecmp(k, key) == 0)
-			found = v;
-	}
-	return json_is_null(found) ? NULL : found;
-}
-
 static int decode_vxlan_data(json_t *data, struct lease_attrs *a)
 {
 	json_t *vni, *mac;
 
 	if (!json_is_object(data))
 		return -EINVAL;
-	vni = get_ci(data, "VNI");
+	vni = jsonx_get_ci(data, "VNI");
 	if (vni) {
 		if (!json_is_integer(vni) || json_integer_value(vni) < 0 ||
 		    json_integer_value(vni) > UINT32_MAX)
 			return -EINVAL;
 		a->vni = (uint32_t)json_integer_value(vni);
 	}
-	mac = get_ci(data, "VtepMAC");
+	mac = jsonx_get_ci(data, "VtepMAC");
 	if (mac) {
 		if (!json_is_string(mac) || mac_parse(json_string_value(mac), a->vtep_mac))
 			return -EINVAL;
@@ -227,10 +214,10 @@ int lease_attrs_decode(const char *json, size_t len, struct lease_attrs *out)
 		return -EINVAL;
 	if (!json_is_object(root))
 		goto out_root;
-	v = get_ci(root, "PublicIP");
+	v = jsonx_get_ci(root, "PublicIP");
 	if (!json_is_string(v) || ip4_parse_addr(json_string_value(v), &a.public_ip))
 		goto out_root;
-	v = get_ci(root, "BackendType");
+	v = jsonx_get_ci(root, "BackendType");
 	if (v) {
 		const char *t = json_string_value(v);
 		size_t n = t ? strlen(t) : 0;
@@ -247,7 +234,7 @@ int lease_attrs_decode(const char *json, size_t len, struct lease_attrs *out)
 		memcpy(a.backend_type, t, n);
 		a.backend_type[n] = '\0';
 	}
-	v = get_ci(root, "BackendData");
+	v = jsonx_get_ci(root, "BackendData");
 	if (v && strcmp(a.backend_type, "vxlan") == 0 && decode_vxlan_data(v, &a))
 		goto out_root;
 	*out = a;

@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "common/util.h"
+#include "subnet/jsonx.h"
 #include "subnet/netconf.h"
 
 #define VNI_MAX 0xffffff
@@ -26,50 +28,19 @@
 #define MTU_MIN (68 + 50)
 #define MTU_MAX 65535
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-/* Go's decoder matches keys case-insensitively and the last duplicate wins;
- * jansson iterates in insertion order, so keep the last match. A JSON null
- * leaves the field at its default, as in Go. */
-static json_t *get_ci(json_t *obj, const char *key)
-{
-	const char *k;
-	json_t *v, *found = NULL;
-
-	json_object_foreach(obj, k, v)
-	{
-		if (strcasecmp(k, key) == 0)
-			found = v;
-	}
-	return json_is_null(found) ? NULL : found;
-}
-
 /* Integer field in [min, max]; *out untouched when absent. */
 static int get_int(json_t *obj, const char *key, const char *name, json_int_t min, json_int_t max,
 		   json_int_t *out, char *err, size_t errlen)
 {
-	json_t *v = get_ci(obj, key);
+	json_t *v = jsonx_get_ci(obj, key);
 
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return fail(err, errlen, "%s: must be an integer", name);
+		return err_fail(err, errlen, "%s: must be an integer", name);
 	if (json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(err, errlen, "%s %lld: must be between %lld and %lld", name,
-			    (long long)json_integer_value(v), (long long)min, (long long)max);
+		return err_fail(err, errlen, "%s %lld: must be between %lld and %lld", name,
+				(long long)json_integer_value(v), (long long)min, (long long)max);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -77,12 +48,12 @@ static int get_int(json_t *obj, const char *key, const char *name, json_int_t mi
 static int get_bool(json_t *obj, const char *key, const char *name, bool *out, char *err,
 		    size_t errlen)
 {
-	json_t *v = get_ci(obj, key);
+	json_t *v = jsonx_get_ci(obj, key);
 
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return fail(err, errlen, "%s: must be true or false", name);
+		return err_fail(err, errlen, "%s: must be true or false", name);
 	*out = json_is_true(v);
 	return 0;
 }
@@ -92,37 +63,37 @@ static int get_bool(json_t *obj, const char *key, const char *name, bool *out, c
 static int get_addr(json_t *obj, const char *key, uint32_t *out, bool *present, char *err,
 		    size_t errlen)
 {
-	json_t *v = get_ci(obj, key);
+	json_t *v = jsonx_get_ci(obj, key);
 
 	*present = false;
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return fail(err, errlen, "%s: must be a string", key);
+		return err_fail(err, errlen, "%s: must be a string", key);
 	if (ip4_parse_addr(json_string_value(v), out))
-		return fail(err, errlen, "%s: not a valid IPv4 address: '%s'", key,
-			    json_string_value(v));
+		return err_fail(err, errlen, "%s: not a valid IPv4 address: '%s'", key,
+				json_string_value(v));
 	*present = *out != 0;
 	return 0;
 }
 
 static int parse_backend(json_t *root, struct netconf *nc, char *err, size_t errlen)
 {
-	json_t *be = get_ci(root, "Backend"), *type;
+	json_t *be = jsonx_get_ci(root, "Backend"), *type;
 	json_int_t vni = NETCONF_DEFAULT_VNI, port = 0, mtu = 0;
 	int ret;
 
 	if (!be)
 		return 0;
 	if (!json_is_object(be))
-		return fail(err, errlen, "Backend: must be an object");
-	type = get_ci(be, "Type");
+		return err_fail(err, errlen, "Backend: must be an object");
+	type = jsonx_get_ci(be, "Type");
 	if (type && !json_is_string(type))
-		return fail(err, errlen, "Backend.Type: must be a string");
+		return err_fail(err, errlen, "Backend.Type: must be a string");
 	/* flannel lower-cases the type before looking up the backend. */
 	if (type && strcasecmp(json_string_value(type), "vxlan") != 0)
-		return fail(err, errlen, "Backend.Type '%s': only vxlan is supported",
-			    json_string_value(type));
+		return err_fail(err, errlen, "Backend.Type '%s': only vxlan is supported",
+				json_string_value(type));
 
 	ret = get_int(be, "VNI", "Backend.VNI", 0, VNI_MAX, &vni, err, errlen);
 	if (ret)
@@ -134,9 +105,9 @@ static int parse_backend(json_t *root, struct netconf *nc, char *err, size_t err
 	if (ret)
 		return ret;
 	if (mtu != 0 && mtu < MTU_MIN)
-		return fail(err, errlen,
-			    "Backend.MTU %lld: must be 0 (underlay MTU) or between %d and %d",
-			    (long long)mtu, MTU_MIN, MTU_MAX);
+		return err_fail(err, errlen,
+				"Backend.MTU %lld: must be 0 (underlay MTU) or between %d and %d",
+				(long long)mtu, MTU_MIN, MTU_MAX);
 	ret = get_bool(be, "DirectRouting", "Backend.DirectRouting", &nc->direct_routing, err,
 		       errlen);
 	if (ret)
@@ -164,15 +135,15 @@ static int parse_subnets(json_t *root, struct netconf *nc, char *err, size_t err
 	ip4_format_net(&nc->network, net);
 	if (plen > 28) {
 		/* Fewer than four /30s: flannel refuses it with or without SubnetLen. */
-		return fail(err, errlen, "Network %s: too small, the minimum useful prefix is /28",
-			    net);
+		return err_fail(err, errlen,
+				"Network %s: too small, the minimum useful prefix is /28", net);
 	} else if (len != 0) {
 		/* A host needs room for the tunnel address and the bridge, and the
 		 * network must hold more than two subnets (the first is skipped). */
 		if (len > 30 || len < plen + 2)
-			return fail(err, errlen,
-				    "SubnetLen %lld: must be between %u and 30 for Network %s",
-				    (long long)len, plen + 2u, net);
+			return err_fail(err, errlen,
+					"SubnetLen %lld: must be between %u and 30 for Network %s",
+					(long long)len, plen + 2u, net);
 	} else {
 		len = plen <= 22 ? 24 : plen + 2;
 	}
@@ -188,23 +159,23 @@ static int parse_subnets(json_t *root, struct netconf *nc, char *err, size_t err
 	if (!has_min)
 		min = ip4_net_first(&nc->network) + size;
 	else if (!ip4_net_contains(&nc->network, min))
-		return fail(err, errlen, "SubnetMin %s: not inside Network %s",
-			    (ip4_format_addr(min, a), a), net);
+		return err_fail(err, errlen, "SubnetMin %s: not inside Network %s",
+				(ip4_format_addr(min, a), a), net);
 	if (!has_max)
 		max = ip4_net_broadcast(&nc->network) - size + 1;
 	else if (!ip4_net_contains(&nc->network, max))
-		return fail(err, errlen, "SubnetMax %s: not inside Network %s",
-			    (ip4_format_addr(max, a), a), net);
+		return err_fail(err, errlen, "SubnetMax %s: not inside Network %s",
+				(ip4_format_addr(max, a), a), net);
 	if (min & (size - 1))
-		return fail(err, errlen, "SubnetMin %s: not on a /%lld boundary",
-			    (ip4_format_addr(min, a), a), (long long)len);
+		return err_fail(err, errlen, "SubnetMin %s: not on a /%lld boundary",
+				(ip4_format_addr(min, a), a), (long long)len);
 	if (max & (size - 1))
-		return fail(err, errlen, "SubnetMax %s: not on a /%lld boundary",
-			    (ip4_format_addr(max, a), a), (long long)len);
+		return err_fail(err, errlen, "SubnetMax %s: not on a /%lld boundary",
+				(ip4_format_addr(max, a), a), (long long)len);
 	if (min > max) {
 		ip4_format_addr(min, a);
 		ip4_format_addr(max, b);
-		return fail(err, errlen, "SubnetMin %s: greater than SubnetMax %s", a, b);
+		return err_fail(err, errlen, "SubnetMin %s: greater than SubnetMax %s", a, b);
 	}
 	nc->subnet_min = min;
 	nc->subnet_max = max;
@@ -226,10 +197,10 @@ int netconf_parse(const char *json, size_t len, struct netconf *out, char *err, 
 		err[0] = '\0';
 	root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
 	if (!root)
-		return fail(err, errlen, "config is not valid JSON: %s (line %d)", jerr.text,
-			    jerr.line);
+		return err_fail(err, errlen, "config is not valid JSON: %s (line %d)", jerr.text,
+				jerr.line);
 	if (!json_is_object(root)) {
-		ret = fail(err, errlen, "config is not a JSON object");
+		ret = err_fail(err, errlen, "config is not a JSON object");
 		goto out_root;
 	}
 
@@ -240,29 +211,30 @@ int netconf_parse(const char *json, size_t len, struct netconf *out, char *err, 
 	if (ret)
 		goto out_root;
 	if (!enable_ipv4 || nc.enable_ipv6) {
-		ret = fail(err, errlen, "%s: only IPv4 networks are supported",
-			   enable_ipv4 ? "EnableIPv6" : "EnableIPv4");
+		ret = err_fail(err, errlen, "%s: only IPv4 networks are supported",
+			       enable_ipv4 ? "EnableIPv6" : "EnableIPv4");
 		goto out_root;
 	}
 
-	v = get_ci(root, "Network");
+	v = jsonx_get_ci(root, "Network");
 	if (!v) {
-		ret = fail(err, errlen, "Network: missing");
+		ret = err_fail(err, errlen, "Network: missing");
 		goto out_root;
 	}
 	if (!json_is_string(v)) {
-		ret = fail(err, errlen, "Network: must be a string");
+		ret = err_fail(err, errlen, "Network: must be a string");
 		goto out_root;
 	}
 	if (ip4_parse_net(json_string_value(v), &nc.network)) {
-		ret = fail(err, errlen, "Network: not a valid CIDR: '%s'", json_string_value(v));
+		ret = err_fail(err, errlen, "Network: not a valid CIDR: '%s'",
+			       json_string_value(v));
 		goto out_root;
 	}
 	/* Like Go's net.ParseCIDR, host bits are dropped. */
 	nc.network = ip4_net_canonical(&nc.network);
 	/* flannel takes 0.0.0.0/0 for "not set"; it is no pod network anyway. */
 	if (nc.network.prefix == 0) {
-		ret = fail(err, errlen, "Network 0.0.0.0/0: not a usable pod network");
+		ret = err_fail(err, errlen, "Network 0.0.0.0/0: not a usable pod network");
 		goto out_root;
 	}
 

@@ -13,21 +13,6 @@
 
 #define SUBNETENV_MAX (64 * 1024)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 int subnetenv_format(const struct subnet_env *env, char *buf, size_t len)
 {
 	char net[IP4_NET_STRLEN], sub[IP4_NET_STRLEN];
@@ -138,7 +123,7 @@ static int parse_line(char *line, struct subnet_env *env, unsigned *have, char *
 		/* Like flannel's plugin, junk lines are skipped; a known key
 		 * without a value is not junk. */
 		if (strncmp(key, "FLANNEL_", 8) == 0 && is_known_key(trim_value(key)))
-			return fail(err, errlen, "%.32s: no value", key);
+			return err_fail(err, errlen, "%.32s: no value", key);
 		return 0;
 	}
 	*eq = '\0';
@@ -151,18 +136,18 @@ static int parse_line(char *line, struct subnet_env *env, unsigned *have, char *
 
 		snprintf(copy, sizeof(copy), "%s", val);
 		if (parse_net_list(copy, &env->network))
-			return fail(err, errlen, "FLANNEL_NETWORK: not a valid IPv4 CIDR: '%.64s'",
-				    val);
+			return err_fail(err, errlen,
+					"FLANNEL_NETWORK: not a valid IPv4 CIDR: '%.64s'", val);
 		*have |= HAVE_NETWORK;
 	} else if (strcmp(key, "FLANNEL_SUBNET") == 0) {
 		if (ip4_parse_net(val, &env->subnet))
-			return fail(err, errlen, "FLANNEL_SUBNET: not a valid IPv4 CIDR: '%.64s'",
-				    val);
+			return err_fail(err, errlen,
+					"FLANNEL_SUBNET: not a valid IPv4 CIDR: '%.64s'", val);
 		*have |= HAVE_SUBNET;
 	} else if (strcmp(key, "FLANNEL_MTU") == 0) {
 		if (parse_u64(val, 68, 65535, &mtu) || val[0] < '0' || val[0] > '9')
-			return fail(err, errlen, "FLANNEL_MTU: not an MTU (68..65535): '%.64s'",
-				    val);
+			return err_fail(err, errlen, "FLANNEL_MTU: not an MTU (68..65535): '%.64s'",
+					val);
 		env->mtu = (unsigned)mtu;
 		*have |= HAVE_MTU;
 	} else if (strcmp(key, "FLANNEL_IPMASQ") == 0) {
@@ -191,15 +176,16 @@ int subnetenv_parse(const char *text, struct subnet_env *out, char *err, size_t 
 			goto out_copy;
 	}
 	if (!(have & HAVE_NETWORK))
-		ret = fail(err, errlen, "subnet.env: FLANNEL_NETWORK is missing");
+		ret = err_fail(err, errlen, "subnet.env: FLANNEL_NETWORK is missing");
 	else if (!(have & HAVE_SUBNET))
-		ret = fail(err, errlen, "subnet.env: FLANNEL_SUBNET is missing");
+		ret = err_fail(err, errlen, "subnet.env: FLANNEL_SUBNET is missing");
 	else if (!(have & HAVE_MTU))
-		ret = fail(err, errlen, "subnet.env: FLANNEL_MTU is missing");
+		ret = err_fail(err, errlen, "subnet.env: FLANNEL_MTU is missing");
 	else if (!(have & HAVE_IPMASQ))
-		ret = fail(err, errlen, "subnet.env: FLANNEL_IPMASQ is missing");
+		ret = err_fail(err, errlen, "subnet.env: FLANNEL_IPMASQ is missing");
 	else if (!ip4_net_contains_net(&env.network, &env.subnet))
-		ret = fail(err, errlen, "subnet.env: FLANNEL_SUBNET is not inside FLANNEL_NETWORK");
+		ret = err_fail(err, errlen,
+			       "subnet.env: FLANNEL_SUBNET is not inside FLANNEL_NETWORK");
 	if (ret)
 		goto out_copy;
 	*out = env;
@@ -221,7 +207,7 @@ int subnetenv_read(const char *path, struct subnet_env *out, char *err, size_t e
 		return ret;
 	}
 	if (strlen(text) != len) {
-		ret = fail(err, errlen, "%s: contains a NUL byte", path);
+		ret = err_fail(err, errlen, "%s: contains a NUL byte", path);
 		goto out_text;
 	}
 	ret = subnetenv_parse(text, out, err, errlen);
