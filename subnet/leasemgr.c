@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,14 +120,18 @@ static int net_cmp(const struct ip4_net *a, const struct ip4_net *b)
 	return (int)a->prefix - (int)b->prefix;
 }
 
-/* Index of subnet, or of the slot where it would go (*found false). */
-static size_t map_find(const struct leasemgr *m, const struct ip4_net *sn, bool *found)
+/* Binary search in an array sorted by subnet: elements of `size` bytes with
+ * their subnet at offset `off`. Returns the index of sn, or of the slot where
+ * it would go (*found false). */
+static size_t net_search(const void *base, size_t n, size_t size, size_t off,
+			 const struct ip4_net *sn, bool *found)
 {
-	size_t lo = 0, hi = m->n_map;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = net_cmp(&m->map[mid].subnet, sn);
+		int c = net_cmp((const struct ip4_net *)((const char *)base + mid * size + off),
+				sn);
 
 		if (c == 0) {
 			*found = true;
@@ -139,6 +144,12 @@ static size_t map_find(const struct leasemgr *m, const struct ip4_net *sn, bool 
 	}
 	*found = false;
 	return lo;
+}
+
+static size_t map_find(const struct leasemgr *m, const struct ip4_net *sn, bool *found)
+{
+	return net_search(m->map, m->n_map, sizeof(*m->map), offsetof(struct entry, subnet), sn,
+			  found);
 }
 
 static struct entry *map_get(struct leasemgr *m, const struct ip4_net *sn)
@@ -244,23 +255,8 @@ static bool attrs_equal(const struct lease_attrs *a, const struct lease_attrs *b
 
 static size_t peer_find(const struct leasemgr *m, const struct ip4_net *sn, bool *found)
 {
-	size_t lo = 0, hi = m->n_peers;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = net_cmp(&m->peers[mid].subnet, sn);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return net_search(m->peers, m->n_peers, sizeof(*m->peers),
+			  offsetof(struct leasemgr_peer, subnet), sn, found);
 }
 
 /* Brings the reported peer for sn in line with the map. */
