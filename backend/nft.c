@@ -60,24 +60,15 @@ static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
 	return 0;
 }
 
-/* ip saddr|daddr [!=] addr/len */
-static int match_prefix(struct nftnl_rule *r, uint32_t off, uint32_t addr, uint8_t len, bool neq)
+/* reg1 & mask [!=|==] data; the bitwise step is left out for a full mask.
+ * Values are in network byte order, as the packet holds them. */
+static int cmp_masked(struct nftnl_rule *r, uint32_t mask, uint32_t data, bool neq)
 {
-	uint32_t mask = htonl(prefix_mask(len)), xor = 0, data = htonl(addr);
+	uint32_t xor = 0;
 	struct nftnl_expr *e;
 	int ret;
 
-	e = nftnl_expr_alloc("payload");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, sizeof(uint32_t));
-	}
-	ret = add_expr(r, e);
-	if (ret)
-		return ret;
-	if (len < 32) {
+	if (mask != UINT32_MAX) {
 		e = nftnl_expr_alloc("bitwise");
 		if (e) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
@@ -99,11 +90,29 @@ static int match_prefix(struct nftnl_rule *r, uint32_t off, uint32_t addr, uint8
 	return add_expr(r, e);
 }
 
+/* ip saddr|daddr [!=] addr/len */
+static int match_prefix(struct nftnl_rule *r, uint32_t off, uint32_t addr, uint8_t len, bool neq)
+{
+	struct nftnl_expr *e;
+	int ret;
+
+	e = nftnl_expr_alloc("payload");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, sizeof(uint32_t));
+	}
+	ret = add_expr(r, e);
+	if (ret)
+		return ret;
+	return cmp_masked(r, htonl(prefix_mask(len)), htonl(addr), neq);
+}
+
 /* meta mark & 0x4000 == 0x4000: kube-proxy marks what it wants to masquerade
  * itself; match the bit, not the whole mark. */
 static int match_kube_proxy_mark(struct nftnl_rule *r)
 {
-	uint32_t mask = KUBE_PROXY_MARK, xor = 0, data = KUBE_PROXY_MARK;
 	struct nftnl_expr *e;
 	int ret;
 
@@ -115,24 +124,8 @@ static int match_kube_proxy_mark(struct nftnl_rule *r)
 	ret = add_expr(r, e);
 	if (ret)
 		return ret;
-	e = nftnl_expr_alloc("bitwise");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
-	}
-	ret = add_expr(r, e);
-	if (ret)
-		return ret;
-	e = nftnl_expr_alloc("cmp");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &data, sizeof(data));
-	}
-	return add_expr(r, e);
+	/* The mark is host byte order in the register. */
+	return cmp_masked(r, KUBE_PROXY_MARK, KUBE_PROXY_MARK, false);
 }
 
 static int add_verdict(struct nftnl_rule *r, int verdict)
