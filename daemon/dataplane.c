@@ -132,6 +132,8 @@ static void do_reconcile(void *data)
 	if (ret == 0 && !dp->device_ok) {
 		dp->device_ok = true;
 		log_info("%s programmed", vxlan_ifname(dp->vx));
+		if (dp->c.device_ready)
+			dp->c.device_ready(dp->c.data);
 		health_check_ready(dp->health);
 	}
 	if (ret < 0) {
@@ -375,6 +377,11 @@ void dp_peers_synced(struct dataplane *dp)
 	vxlan_peers_synced(dp->vx);
 	/* Prune what no peer wants; pending peer changes are applied too. */
 	arm_reconcile(dp, RECONCILE_DEBOUNCE_MS);
+}
+
+bool dp_device_ready(const struct dataplane *dp)
+{
+	return dp->vx && dp->device_ok;
 }
 
 void dp_subnet_env_written(struct dataplane *dp)

@@ -28,6 +28,10 @@ struct dp_config {
 	const char *iface; /* underlay interface */
 	uint32_t public_ip;
 	unsigned underlay_mtu;
+	/* Called when the VXLAN device becomes usable after a failed attempt,
+	 * so subnet.env, which promises a working node, can follow. */
+	void (*device_ready)(void *data);
+	void *data;
 };
 
 /* Starts the health endpoint; the backend waits for the lease. */
@@ -42,6 +46,8 @@ void dp_peer_set(struct dataplane *dp, const struct ip4_net *subnet,
 		 const struct lease_attrs *attrs);
 void dp_peer_del(struct dataplane *dp, const struct ip4_net *subnet);
 void dp_peers_synced(struct dataplane *dp);
+/* The VXLAN device is in place: pods can be given addresses. */
+bool dp_device_ready(const struct dataplane *dp);
 /* subnet.env was written: readiness can be announced. */
 void dp_subnet_env_written(struct dataplane *dp);
 

@@ -226,7 +226,9 @@ static void write_subnet_env(void *data)
 	char s[IP4_NET_STRLEN];
 	int ret;
 
-	if (!d->have_lease)
+	/* Written only once the device is there: its presence tells the CNI
+	 * plugin (and flannel's tooling) that pods can be wired up. */
+	if (!d->have_lease || !dp_device_ready(d->dp))
 		return;
 	ret = subnetenv_write(d->opt.subnet_file, &env);
 	if (ret < 0) {
@@ -469,7 +471,9 @@ static int run(struct weftd *d)
 					 .ip_masq = o->ip_masq,
 					 .iface = d->iface,
 					 .public_ip = d->public_ip,
-					 .underlay_mtu = d->underlay_mtu},
+					 .underlay_mtu = d->underlay_mtu,
+					 .device_ready = write_subnet_env,
+					 .data = d},
 		     &d->dp);
 	if (ret >= 0)
 		ret = loop_add_timer(d->loop, write_subnet_env, d, &d->t_subnet_env);
