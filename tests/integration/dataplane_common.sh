@@ -105,11 +105,11 @@ d_has_peer() {
 	base=$(d_base "$2")
 	mac=$(l_vtep_mac "198.18.0.$2")
 	# iproute2 ends some lines with a space
-	ip -n "$ns" neigh show dev weft.1 | sed 's/ *$//' | grep -qx "$base.0 lladdr $mac PERMANENT" &&
+	ip -n "$ns" neigh show dev weft.1 | sed 's/ *$//' | h_grep -x "$base.0 lladdr $mac PERMANENT" &&
 		bridge -n "$ns" fdb show dev weft.1 | sed 's/ *$//' |
-		grep -qx "$mac dst 198.18.0.$2 self permanent" &&
+		h_grep -x "$mac dst 198.18.0.$2 self permanent" &&
 		ip -n "$ns" route show proto 87 | sed 's/ *$//' |
-		grep -qx "$net via $base.0 dev weft.1 onlink"
+		h_grep -x "$net via $base.0 dev weft.1 onlink"
 }
 
 # d_lacks_peer N M: none of node M's objects left on node N.
@@ -118,7 +118,7 @@ d_lacks_peer() {
 	ns=$(h_node_ns "$1")
 	base=$(d_base "$2")
 	mac=$(l_vtep_mac "198.18.0.$2")
-	! ip -n "$ns" neigh show dev weft.1 | grep -q "^$base.0 " &&
-		! bridge -n "$ns" fdb show dev weft.1 | grep -q "^$mac " &&
-		! ip -n "$ns" route show proto 87 | grep -q "^$base.0/"
+	! ip -n "$ns" neigh show dev weft.1 | h_grep "^$base.0 " &&
+		! bridge -n "$ns" fdb show dev weft.1 | h_grep "^$mac " &&
+		! ip -n "$ns" route show proto 87 | h_grep "^$base.0/"
 }

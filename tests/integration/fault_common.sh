@@ -116,7 +116,7 @@ f_ping_no_loss() {
 	for name in "$@"; do
 		awk '/packets transmitted/ {s += $1; r += $4} END {exit s != r}' \
 			"$H_TMP/ping-$name.out" || h_fail "ping $name lost replies"
-		if grep 'packets transmitted' "$H_TMP/ping-$name.out" | grep -q 'duplicates\|errors'; then
+		if grep 'packets transmitted' "$H_TMP/ping-$name.out" | h_grep 'duplicates\|errors'; then
 			grep 'packets transmitted' "$H_TMP/ping-$name.out" >&2
 			h_fail "ping $name: duplicates or errors"
 		fi

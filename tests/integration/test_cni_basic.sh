@@ -50,13 +50,13 @@ h_assert_eq "$(ip -n "$NODE" -j link show "$hv" | jq -r '.[0].address')" \
 h_assert_eq "$(ip -n "$NODE" -j link show cni0 | jq -r '.[0].address')" \
 	"$(jq -r '.interfaces[0].mac' <<<"$r1")" "bridge MAC"
 # Kernel state: bridge address, hairpin, alias, MTU, lo, routes, forwarding.
-ip -n "$NODE" -4 -o addr show cni0 | grep -q '10.244.3.1/24' || h_fail "bridge lacks the gateway"
+ip -n "$NODE" -4 -o addr show cni0 | h_grep '10.244.3.1/24' || h_fail "bridge lacks the gateway"
 ip -n "$NODE" -d -j link show "$hv" | jq -e '.[0].linkinfo.info_slave_data.hairpin == true' \
 	>/dev/null || h_fail "hairpin off"
 h_assert_eq "weft:ctr-1:eth0" "$(ip -n "$NODE" -j link show "$hv" | jq -r '.[0].ifalias')" "alias"
 h_assert_eq 1450 "$(ip -n "$H_RUN-p1" -j link show eth0 | jq -r '.[0].mtu')" "pod MTU"
 ip -n "$H_RUN-p1" -j link show lo | jq -e '.[0].flags | index("UP")' >/dev/null || h_fail "lo down"
-ip -n "$H_RUN-p1" route show default | grep -q 'via 10.244.3.1' || h_fail "no default route"
+ip -n "$H_RUN-p1" route show default | h_grep 'via 10.244.3.1' || h_fail "no default route"
 h_assert_eq 1 "$(ip netns exec "$NODE" cat /proc/sys/net/ipv4/ip_forward)" "ip_forward"
 h_assert_eq "$(printf 'ctr-1\r\neth0')" "$(cat "$DATA_DIR/$NET/${a1%/*}")" "store file"
 h_assert_eq "${a2%/*}" "$(cat "$DATA_DIR/$NET/last_reserved_ip.0")" "last_reserved_ip.0"
@@ -156,8 +156,8 @@ cni_pod o1
 out=$(cni_conf '. + {isDefaultGateway: false, mtu: 1300, hairpinMode: false}' |
 	cni_run ADD opt-1 o1) || h_fail "ADD with options: $out"
 h_assert_eq '[{"dst":"10.244.0.0/16","gw":"10.244.3.1"}]' "$(jq -c .routes <<<"$out")" "routes"
-ip -n "$H_RUN-o1" route show 10.244.0.0/16 | grep -q 'via 10.244.3.1' || h_fail "overlay route"
-ip -n "$H_RUN-o1" route show default | grep -q . && h_fail "default route without isDefaultGateway"
+ip -n "$H_RUN-o1" route show 10.244.0.0/16 | h_grep 'via 10.244.3.1' || h_fail "overlay route"
+ip -n "$H_RUN-o1" route show default | h_grep . && h_fail "default route without isDefaultGateway"
 h_assert_eq 1300 "$(ip -n "$H_RUN-o1" -j link show eth0 | jq -r '.[0].mtu')" "mtu option"
 hv=$(jq -r '.interfaces[1].name' <<<"$out")
 ip -n "$NODE" -d -j link show "$hv" | jq -e '.[0].linkinfo.info_slave_data.hairpin == false' \

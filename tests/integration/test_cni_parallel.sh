@@ -44,7 +44,7 @@ h_assert_eq "$N" "$(cni_host_veths | wc -l)" "host veths"
 # Every pod has its address (a sample pings across the bridge).
 for i in 1 $((N / 2)) "$N"; do
 	a=$(awk -v i="$i" '$1 == i {print $2}' "$H_TMP/addrs")
-	ip -n "$H_RUN-q$i" -4 -o addr show eth0 | grep -q "$a" || h_fail "pod $i lacks $a"
+	ip -n "$H_RUN-q$i" -4 -o addr show eth0 | h_grep "$a" || h_fail "pod $i lacks $a"
 	ip netns exec "$H_RUN-q1" ping -c1 -W2 "${a%/*}" >/dev/null || h_fail "ping pod $i"
 done
 

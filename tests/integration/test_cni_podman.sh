@@ -59,7 +59,7 @@ tar -C "$P/rootfs" -cf "$P/busybox.tar" .
 pm import --change 'CMD ["/bin/sh"]' "$P/busybox.tar" localhost/busybox:weft >/dev/null ||
 	h_fail "podman import"
 
-pm network ls --format '{{.Name}} {{.Driver}}' | grep -q "^$NET weft" ||
+pm network ls --format '{{.Name}} {{.Driver}}' | h_grep "^$NET weft" ||
 	h_fail "podman does not list the weft network"
 pm run -d --name "$H_RUN-a" "${run_opts[@]}" localhost/busybox:weft sleep 120 >/dev/null ||
 	h_fail "podman run (first container)"

@@ -45,15 +45,15 @@ done
 
 # --- a peer changes its VTEP MAC, then its PublicIP: no stale entry stays
 fake=/coreos.com/network/subnets/10.244.250.0-24
-h_etcdctl get --prefix --keys-only /coreos.com/network/subnets/ | grep -q '10\.244\.250\.0-24' &&
+h_etcdctl get --prefix --keys-only /coreos.com/network/subnets/ | h_grep '10\.244\.250\.0-24' &&
 	h_fail "test subnet 10.244.250.0/24 taken"
 fake_value() {
 	printf '{"PublicIP":"%s","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"%s"}}' "$1" "$2"
 }
 fdb_is() { [ "$(bridge -n "$(h_node_ns 1)" fdb show dev weft.1 | grep -c "$1")" = 1 ] &&
-	bridge -n "$(h_node_ns 1)" fdb show dev weft.1 | grep -q "^$1 dst $2 self permanent" &&
-	ip -n "$(h_node_ns 1)" neigh show dev weft.1 | grep -q "^10.244.250.0 lladdr $1 PERMANENT"; }
-no_fdb() { ! bridge -n "$(h_node_ns 1)" fdb show dev weft.1 | grep -q "^$1 "; }
+	bridge -n "$(h_node_ns 1)" fdb show dev weft.1 | h_grep "^$1 dst $2 self permanent" &&
+	ip -n "$(h_node_ns 1)" neigh show dev weft.1 | h_grep "^10.244.250.0 lladdr $1 PERMANENT"; }
+no_fdb() { ! bridge -n "$(h_node_ns 1)" fdb show dev weft.1 | h_grep "^$1 "; }
 h_etcdctl put "$fake" "$(fake_value 198.18.0.77 02:ab:00:00:00:01)" >/dev/null
 h_wait_for 5 "fake peer programmed" fdb_is 02:ab:00:00:00:01 198.18.0.77 || h_fail "fake peer"
 h_etcdctl put "$fake" "$(fake_value 198.18.0.77 02:ab:00:00:00:02)" >/dev/null

@@ -36,7 +36,7 @@ readyz() {
 h_wait_for 5 "node 1 not ready, with the reason" \
 	bash -c "[[ \"\$(ip netns exec $ns1 curl -s --max-time 2 -w ' %{http_code}' http://127.0.0.1:9872/readyz)\" == 'not ready: data plane not programmed yet'*503 ]]" ||
 	h_fail "readyz: $(readyz)"
-ip netns exec "$ns1" nft list tables | grep -q 'table ip weft' && h_fail "stale weft table kept"
+ip netns exec "$ns1" nft list tables | h_grep 'table ip weft' && h_fail "stale weft table kept"
 # subnet.env promises a working node: not before the device is up.
 [ -e "$(h_subnet_file 1)" ] && h_fail "subnet.env written while the device is down"
 

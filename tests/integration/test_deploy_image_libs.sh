@@ -121,7 +121,7 @@ check() {
 		     on && $0 !~ /^-/ { print }
 		     { prev = $0 }')
 	for p in cmake pkg-config build-essential; do
-		printf '%s\n' "${buildpkgs[@]}" | grep -qx -- "$p" || fail "build stage does not install $p"
+		grep -qx -- "$p" <<<"$(printf '%s\n' "${buildpkgs[@]}")" || fail "build stage does not install $p"
 	done
 	mapfile -t modules < <(awk '/^if\(WEFT_TESTS\)/ { skip = 1 } /^endif\(\)/ { skip = 0 }
 		!skip && /pkg_check_modules\(.*REQUIRED/ { gsub(/\)/, ""); print $NF }' \
@@ -130,7 +130,7 @@ check() {
 	for m in "${modules[@]}"; do
 		pc="$(pkg-config --variable=pcfiledir "$m" 2>/dev/null)/$m.pc"
 		owner "$pc" >/dev/null || fail "no Debian package ships $m.pc"
-		printf '%s\n' "${buildpkgs[@]}" | grep -qx -- "${OWNER[$pc]}" ||
+		grep -qx -- "${OWNER[$pc]}" <<<"$(printf '%s\n' "${buildpkgs[@]}")" ||
 			fail "build stage lacks ${OWNER[$pc]} (pkg-config $m)"
 	done
 	log "build stage covers pkg-config modules: ${modules[*]}"
@@ -215,7 +215,7 @@ check() {
 			if [ "$b" = weftd ] && [ "$pkg" != libc6 ] && [ -z "${VICTIM:-}" ]; then
 				VICTIM=$pkg
 			fi
-			if [ "$pkg" != libc6 ] && ! printf '%s\n' "${runtime[@]}" | grep -qx -- "$pkg"; then
+			if [ "$pkg" != libc6 ] && ! grep -qx -- "$pkg" <<<"$(printf '%s\n' "${runtime[@]}")"; then
 				fail "$b links $lib from $pkg, which the runtime stage does not install"
 			fi
 			queue+=("$lib")

@@ -123,7 +123,7 @@ pass=0
 for i in "${!names[@]}"; do
 	name=${names[$i]}
 	want=${wants[$i]}
-	grep "^$name.yml#" "$tmp/broken.log" | grep -qF -- "$want" ||
+	grep "^$name.yml#" "$tmp/broken.log" | grep -F -- "$want" >/dev/null ||
 		fail "$name: expected '$want', got: $(grep "^$name.yml#" "$tmp/broken.log" || echo nothing)"
 	pass=$((pass + 1))
 	log "rejected $name: $(grep "^$name.yml#" "$tmp/broken.log" | grep -F -- "$want" | head -1)"

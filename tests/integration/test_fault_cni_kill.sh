@@ -158,7 +158,7 @@ done
 for i in "${done_ids[@]}"; do
 	a=$(jq -r '.ips[0].address' "$H_TMP/out/$i")
 	h_assert_eq "$(printf 'kill-%s\r\neth0' "$i")" "$(cat "$DATA_DIR/$NET/${a%/*}")" "store file of $i"
-	ip -n "$H_RUN-k$i" -4 -o addr show eth0 | grep -q "$a" || h_fail "pod $i lost $a"
+	ip -n "$H_RUN-k$i" -4 -o addr show eth0 | h_grep "$a" || h_fail "pod $i lost $a"
 done
 extra=$(ls -A "$DATA_DIR/$NET" | grep -Ev '^([0-9]+\.){3}[0-9]+$|^lock$|^last_reserved_ip\.0$' || true)
 h_assert_eq "" "$extra" "stray files in the store"

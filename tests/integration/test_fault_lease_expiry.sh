@@ -38,7 +38,7 @@ sleep 1
 t_kill=$(f_now)
 l_stop 3 KILL
 h_log "weftd on node 3 killed"
-gone() { ! h_etcdctl get "${F_KEY[3]}" | grep -q .; }
+gone() { ! h_etcdctl get "${F_KEY[3]}" | h_grep .; }
 h_wait_for $((TTL + 5)) "node 3's lease expires in etcd" gone || h_fail "node 3's lease did not expire"
 h_log "etcdctl sees node 3's lease gone $(since "$t_kill") s after the kill (TTL $TTL s)"
 for n in 1 2; do

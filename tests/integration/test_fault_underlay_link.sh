@@ -48,14 +48,14 @@ h_log "ping across the outage lost $F_LOST of $F_SENT replies (expected: about 1
 f_ping_no_loss past
 
 l_alive 2 || h_fail "weftd on node 2 exited"
-ip -n "$N2" link show weft.1 | grep -q ',UP' || h_fail "weft.1 on node 2 is not up"
+ip -n "$N2" link show weft.1 | h_grep ',UP' || h_fail "weft.1 on node 2 is not up"
 f_same_leases 3
 f_mesh_exact 3 || h_fail "kernel entries after the outage are not exact"
 P=$L_PREFIX/subnets/10.244.200.0-24
 h_etcdctl put "$P" "$(l_value 198.18.0.99)" >/dev/null || h_fail "writing a peer lease"
 has_p() {
 	ip -n "$N2" neigh show dev weft.1 |
-		grep -q "^10.244.200.0 lladdr $(l_vtep_mac 198.18.0.99) PERMANENT"
+		h_grep "^10.244.200.0 lladdr $(l_vtep_mac 198.18.0.99) PERMANENT"
 }
 h_wait_for 10 "node 2 programs a peer written after the outage" has_p ||
 	{ tail -20 "$H_TMP/n2.log" >&2; h_fail "node 2's watch is stale"; }

@@ -250,6 +250,11 @@ h_net_config() {
 		h_fail "could not write the network config"
 }
 
+# h_grep ARGS...: grep -q that reads all its input. Under pipefail a
+# `producer | grep -q` fails at random when grep exits before the producer
+# is done writing (SIGPIPE); use `producer | h_grep PATTERN` instead.
+h_grep() { grep "$@" >/dev/null; }
+
 # h_assert_eq EXPECTED ACTUAL WHAT
 h_assert_eq() {
 	[ "$1" = "$2" ] || h_fail "$3: expected '$1', got '$2'"
