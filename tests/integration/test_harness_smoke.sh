@@ -63,8 +63,8 @@ bash -c '
 	h_etcd_start
 	h_node_add 1
 	echo "$H_RUN $H_ETCD_PID $H_TMP" > '"$H_TMP/killed.info"'
-	sleep 60
-' 2>"$H_TMP/killed.log" &
+	exec sleep 60
+' >"$H_TMP/killed.log" 2>&1 &
 killed_shell=$!
 h_wait_for 30 "killed run set up" test -s "$H_TMP/killed.info" || h_fail "inner run did not start"
 read -r krun kpid ktmp <"$H_TMP/killed.info"
