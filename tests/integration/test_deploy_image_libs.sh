@@ -37,7 +37,7 @@ owner() {
 	# one of the two names.
 	real=$(readlink -f "$f")
 	for cand in "$f" "$real" "${f#/usr}" "${real#/usr}" "/usr$f" "/usr$real"; do
-		out=$(dpkg-query -S "$cand" 2>/dev/null | head -1) || continue
+		out=$(dpkg-query -S "$cand" 2>/dev/null | sed -n 1p) || continue
 		if [ -n "$out" ]; then
 			OWNER[$f]=${out%%:*}
 			echo "${out%%:*}"
