@@ -37,9 +37,11 @@ bench() {
 	rc=$?
 	sed -n "s/^RESULT /$name /p" "$logs/$name.log" >>"$results"
 	echo "[$(date +%T)] $name: exit $rc after $(($(date +%s) - t0)) s" >&2
+	[ "$rc" -eq 0 ] || failed+=("$name")
 	[ "$rc" -eq 0 ] || { echo "$name failed, last lines of $logs/$name.log:" >&2; tail -5 "$logs/$name.log" >&2; }
 }
 : >"$results"
+failed=()
 for b in "${only[@]}"; do
 	case $b in
 	cni) bench cni bash "$src/tests/bench/cni_bench.sh" "${CNI_RUNS:-100}" ;;
@@ -170,3 +172,4 @@ for x in rows:
     print(line(x))
 EOF
 echo "logs: $logs"
+[ ${#failed[@]} -eq 0 ] || { echo "failed: ${failed[*]}" >&2; exit 1; }
