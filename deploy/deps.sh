@@ -13,7 +13,7 @@ PACKAGES=(
 	# real peers and tools used by tests and the demo
 	etcd-server etcd-client iproute2 nftables iptables containernetworking-plugins
 	podman runc busybox-static openssl curl jq iperf3 iputils-ping procps
-	netcat-openbsd prometheus
+	netcat-openbsd xxd prometheus
 	# systemd-analyze checks the systemd units offline
 	systemd
 )
