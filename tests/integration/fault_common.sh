@@ -10,7 +10,9 @@
 #   f_etcd_cluster             3 etcd members (the harness's is one of them)
 #   f_snapshot / f_same_leases subnet.env and lease key of every node
 
-F_NET_CONFIG='{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+# Nodes stay at or below 10.244.199.0: tests write peer leases of their own
+# from 10.244.200.0 up, which a node must never have drawn itself.
+F_NET_CONFIG='{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 # Debugging aid: with F_KEEP_LOGS=DIR the logs of a run are copied there.
 if [ -n "${F_KEEP_LOGS:-}" ]; then
 	# shellcheck disable=SC2016

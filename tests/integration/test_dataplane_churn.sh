@@ -16,7 +16,7 @@ h_etcd_start
 for n in 1 2 3 4; do
 	h_node_add "$n"
 done
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 
 for n in 1 2 3; do
 	l_start "$n"

@@ -15,7 +15,7 @@ h_ext_add
 for n in 1 2; do
 	h_node_add "$n"
 done
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 # A table of someone else's on node 1 must stay as it is.
 ip netns exec "$(h_node_ns 1)" nft add table ip other
 ip netns exec "$(h_node_ns 1)" nft add chain ip other keep

@@ -26,7 +26,7 @@ code=$(ip netns exec "$(h_node_ns 1)" curl -s -o /dev/null -w '%{http_code}' --m
 	http://127.0.0.1:9872/readyz)
 h_assert_eq 503 "$code" "/readyz before the lease"
 
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 # Node 2 runs as under systemd (Type=notify): READY=1 must arrive.
 h_bg "$(h_node_ns 2)" "$H_TMP/notify.log" python3 -c '
 import socket, sys

@@ -15,7 +15,7 @@ h_etcd_start
 for n in 1 2; do
 	h_node_add "$n"
 done
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 ns1=$(h_node_ns 1)
 
 # Someone holds UDP 8472 on node 1.

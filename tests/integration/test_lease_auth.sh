@@ -12,7 +12,7 @@ h_etcd_start --auth-token-ttl 1
 for n in 1 2; do
 	h_node_add "$n"
 done
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 {
 	h_etcdctl user add root:rootpw &&
 		h_etcdctl role add root &&

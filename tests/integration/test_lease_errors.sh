@@ -48,7 +48,7 @@ h_net_config '{"Network":"10.244.0.0/33"}'
 l_wait_log 1 15 "network config at /coreos.com/network/config is invalid: .*Network" ||
 	h_fail "malformed config not reported"
 l_alive 1 || h_fail "exited on a malformed config"
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 h_wait_for 15 "node 1 leases once the config is fixed" test -s "$(h_subnet_file 1)" ||
 	h_fail "no lease after fixing the config"
 

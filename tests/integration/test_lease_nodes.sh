@@ -12,7 +12,7 @@ h_etcd_start
 for n in 1 2 3; do
 	h_node_add "$n"
 done
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 # Keys that are no vxlan peers: another backend, a broken value, a key that
 # names no subnet. They are ignored as peers, and their subnets stay taken.
 h_etcdctl put "$L_PREFIX/subnets/10.244.250.0-24" '{"PublicIP":"198.18.0.50","BackendType":"udp"}' >/dev/null

@@ -14,7 +14,7 @@ h_etcd_start
 for n in 1 2; do
 	h_node_add "$n"
 done
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 P1=$L_PREFIX/subnets/10.244.200.0-24
 P2=$L_PREFIX/subnets/10.244.201.0-24
 h_etcdctl put "$P1" "$(l_value 198.18.0.99)" >/dev/null

@@ -12,7 +12,7 @@ h_init
 h_underlay
 h_etcd_start
 h_node_add 1
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 P2=$L_PREFIX/subnets/10.244.202.0-24
 
 l_start 1 --lease-ttl 15 --log-level debug

@@ -41,7 +41,7 @@ H_ETCD_SCHEME=https
 H_ETCDCTL_TLS="--cacert $pki/ca.crt --cert $pki/client.crt --key $pki/client.key"
 h_etcd_start --cert-file "$pki/server.crt" --key-file "$pki/server.key" \
 	--client-cert-auth --trusted-ca-file "$pki/ca.crt"
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 
 TLS=(--etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/client.crt" --etcd-keyfile "$pki/client.key")
 l_start 1 "${TLS[@]}"

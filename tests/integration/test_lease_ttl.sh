@@ -12,7 +12,7 @@ h_etcd_start
 for n in 1 2; do
 	h_node_add "$n"
 done
-h_net_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 
 lease_id() { h_etcdctl get "$1" -w fields | sed -n 's/^"Lease" : //p'; }
 

@@ -10,7 +10,7 @@ h_init
 h_underlay
 h_etcd_start
 h_node_add 1
-CONFIG='{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
+CONFIG='{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 h_net_config "$CONFIG"
 # Enough revisions that the new etcd starts well below them.
 for i in $(seq 1 20); do

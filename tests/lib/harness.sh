@@ -244,7 +244,9 @@ h_etcdctl() {
 		--endpoints "${H_ETCD_SCHEME:-http}://127.0.0.1:2379" ${H_ETCDCTL_TLS:-} "$@"
 }
 
-# h_net_config JSON: write the network config to <prefix>/config.
+# h_net_config JSON: write the network config to <prefix>/config. Tests that
+# write peer leases by hand use subnets from 10.244.200.0 up and keep the
+# nodes below with "SubnetMax":"10.244.199.0", so no node draws one of them.
 h_net_config() {
 	h_etcdctl put "${H_PREFIX:-/coreos.com/network}/config" "$1" >/dev/null ||
 		h_fail "could not write the network config"
