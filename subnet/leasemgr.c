@@ -624,21 +624,31 @@ static void txn_lost(struct leasemgr *m, const struct etcd_response *r)
 		map_remove(m, &m->trying);
 }
 
+/* The common part of a put's answer: our etcd lease vanished meanwhile
+ * (grant a new one and start over) or the request failed. True when the
+ * answer still needs handling. */
+static bool put_answered(struct leasemgr *m, const struct etcd_response *r, const char *what)
+{
+	if (lease_not_found(r)) {
+		m->lease_id = 0;
+		acquire_step(m);
+		return false;
+	}
+	if (r->err) {
+		acquire_failed(m, what, r);
+		return false;
+	}
+	return true;
+}
+
 static void on_created(void *data, const struct etcd_response *r)
 {
 	struct leasemgr *m = data;
 	char s[IP4_NET_STRLEN], ip[IP4_ADDR_STRLEN] = "?";
 	struct entry *e;
 
-	if (lease_not_found(r)) {
-		m->lease_id = 0;
-		acquire_step(m);
+	if (!put_answered(m, r, "subnet create"))
 		return;
-	}
-	if (r->err) {
-		acquire_failed(m, "subnet create", r);
-		return;
-	}
 	if (r->succeeded) {
 		became_held(m, &m->trying, r->revision, m->lease_id, "new");
 		return;
@@ -665,15 +675,8 @@ static void on_reuse_put(void *data, const struct etcd_response *r)
 	struct leasemgr *m = data;
 	struct entry *e;
 
-	if (lease_not_found(r)) {
-		m->lease_id = 0;
-		acquire_step(m);
+	if (!put_answered(m, r, "lease update"))
 		return;
-	}
-	if (r->err) {
-		acquire_failed(m, "lease update", r);
-		return;
-	}
 	if (r->succeeded) {
 		e = map_get(m, &m->trying);
 		became_held(m, &m->trying, r->revision, e && !e->lease ? 0 : m->lease_id,
