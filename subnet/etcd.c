@@ -297,6 +297,25 @@ static void set_message(struct etcd_response *out, const char *msg, size_t len)
 			*p = ' ';
 }
 
+/* With authentication on, etcd answers a request that names no user with
+ * 400: its gateway refuses any client certificate carrying a Common Name
+ * (it cannot pass the name on), and a request without a token has no user.
+ * Both are setup errors that no retry heals. */
+static void classify_no_user(long http, struct etcd_response *out)
+{
+	if (http != 400)
+		return;
+	if (strstr(out->message, "CommonName of client sending a request against gateway")) {
+		out->err = ETCD_EAUTH;
+		snprintf(out->message, sizeof(out->message), "%s",
+			 "etcd's gateway refuses a client certificate with a Common Name once "
+			 "authentication is on; use one without a Common Name together with "
+			 "--etcd-username and --etcd-password-file");
+	} else if (out->grpc_code == 3 && strstr(out->message, "user name is empty")) {
+		out->err = ETCD_EAUTH;
+	}
+}
+
 static int parse_error(long http, const char *body, size_t len, struct etcd_response *out)
 {
 	json_t *root = body ? json_loadb(body, len, 0, NULL) : NULL;
@@ -321,6 +340,7 @@ static int parse_error(long http, const char *body, size_t len, struct etcd_resp
 	/* gRPC Unauthenticated / PermissionDenied. */
 	if (out->grpc_code == 16 || out->grpc_code == 7 || http == 401 || http == 403)
 		out->err = ETCD_EAUTH;
+	classify_no_user(http, out);
 	json_decref(root);
 	return 0;
 }

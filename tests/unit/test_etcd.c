@@ -308,6 +308,28 @@ static void test_parse_errors(void **state)
 	assert_string_equal(r.message, "HTTP status 503");
 	etcd_response_clear(&r);
 
+	/* Authentication on, but the request names no user (etcd 3.4.23's
+	 * answers, captured): setup errors, not server trouble. */
+	parse(ETCD_OP_RANGE, 400,
+	      "CommonName of client sending a request against gateway will be ignored and not "
+	      "used as expected\n",
+	      &r);
+	assert_int_equal(r.err, ETCD_EAUTH);
+	assert_non_null(strstr(r.message, "without a Common Name"));
+	etcd_response_clear(&r);
+	parse(ETCD_OP_RANGE, 400,
+	      "{\"error\":\"etcdserver: user name is empty\",\"message\":\"etcdserver: user name "
+	      "is empty\",\"code\":3}",
+	      &r);
+	assert_int_equal(r.err, ETCD_EAUTH);
+	assert_string_equal(r.message, "etcdserver: user name is empty");
+	etcd_response_clear(&r);
+	/* Another bad request stays a server error. */
+	parse(ETCD_OP_RANGE, 400, "{\"error\":\"illegal base64 data at input byte 0\",\"code\":3}",
+	      &r);
+	assert_int_equal(r.err, ETCD_ESERVER);
+	etcd_response_clear(&r);
+
 	/* 200 with something that is not JSON. */
 	parse(ETCD_OP_RANGE, 200, "<html>", &r);
 	assert_int_equal(r.err, ETCD_EPROTO);
