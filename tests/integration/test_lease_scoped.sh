@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Least privilege: etcd with client-certificate TLS and authentication on,
+# user "weft" holding only readwrite on <prefix>/. weftd, logged in as weft
+# (a client certificate without a Common Name plus a password), does its
+# whole job: writes the config from --net-config-file, acquires, updates a
+# reservation, keeps its lease alive, sees peers join and leave, restarts,
+# survives an etcd restart. The same credential is refused outside the
+# prefix (each probe shown to work inside it or as root). A certificate whose
+# Common Name is the user scopes etcdctl (gRPC) the same way, but etcd's
+# gateway, which weftd speaks, refuses it: weftd says so and exits 1.
+# labels: lease
+# timeout: 300
+source "$WEFT_SRC/tests/lib/harness.sh"
+source "$WEFT_SRC/tests/integration/lease_common.sh"
+h_init
+h_underlay
+for n in 1 2 3 4; do
+	h_node_add "$n"
+done
+
+pki=$H_TMP/pki
+mkdir -p "$pki"
+(
+	cd "$pki" || exit 1
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+		-subj "/CN=test etcd CA" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign"
+	mkcert() { # name subject extensions
+		openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2"
+		openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out "$1.crt" -days 2 -extfile <(printf '%s\n' "$3")
+	}
+	# The gateway dials etcd with the server certificate: clientAuth too, and
+	# a Common Name that is no etcd user.
+	mkcert server "/CN=weft-etcd-server" "subjectAltName=IP:198.18.0.254,IP:127.0.0.1
+extendedKeyUsage=serverAuth,clientAuth"
+	mkcert node "/O=weft" "extendedKeyUsage=clientAuth"  # no Common Name
+	mkcert weft "/CN=weft" "extendedKeyUsage=clientAuth" # Common Name = user
+	mkcert root "/CN=root" "extendedKeyUsage=clientAuth" # the admin, for etcdctl
+) >"$H_TMP/pki.log" 2>&1 || { cat "$H_TMP/pki.log" >&2; h_fail "openssl"; }
+
+H_ETCD_SCHEME=https
+H_ETCDCTL_TLS="--cacert $pki/ca.crt --cert $pki/root.crt --key $pki/root.key"
+ETCD_ARGS=(--cert-file "$pki/server.crt" --key-file "$pki/server.key" --client-cert-auth
+	--trusted-ca-file "$pki/ca.crt" --auth-token-ttl 2)
+h_etcd_start "${ETCD_ARGS[@]}"
+SECRET_KEY=/registry/secrets/kube-system/bootstrap-token-abcdef
+{
+	h_etcdctl user add root:rootpw &&
+		h_etcdctl role add root &&
+		h_etcdctl user grant-role root root &&
+		h_etcdctl role add weft &&
+		h_etcdctl role grant-permission weft --prefix=true readwrite "$L_PREFIX/" &&
+		h_etcdctl user add weft:s3cret &&
+		h_etcdctl user grant-role weft weft &&
+		h_etcdctl put "$SECRET_KEY" "cluster-secret" &&
+		h_etcdctl auth enable
+} >"$H_TMP/auth.log" 2>&1 || { cat "$H_TMP/auth.log" >&2; h_fail "auth setup"; }
+# From here etcdctl is root by its certificate's Common Name (gRPC).
+printf 's3cret\n' >"$H_TMP/pw"
+netconf='{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+printf '%s\n' "$netconf" >"$H_TMP/net-conf.json"
+NODE=(--etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/node.crt" --etcd-keyfile "$pki/node.key"
+	--etcd-username weft --etcd-password-file "$H_TMP/pw" --lease-ttl 4)
+L_ENDPOINTS=https://$H_ETCD_IP:2379
+
+lease_id() { h_etcdctl get "$1" -w fields | sed -n 's/^"Lease" : //p'; }
+# has_route N SUBNET: node N's kernel has weft's route to SUBNET.
+has_route() { ip -n "$(h_node_ns "$1")" route show proto 87 | h_grep "^$2 "; }
+no_route() { ! has_route "$@"; }
+
+# Fresh start: the config is absent, so node 1 writes it as weft.
+[ -z "$(h_etcdctl get "$L_PREFIX/config")" ] || h_fail "config present before the start"
+l_start 1 "${NODE[@]}" --net-config-file "$H_TMP/net-conf.json"
+h_wait_for 15 "node 1 subnet.env as weft" test -s "$(h_subnet_file 1)" ||
+	{ cat "$H_TMP/n1.log" >&2; h_fail "no lease as weft"; }
+h_assert_eq "$(jq -cS . <<<"$netconf")" "$(h_etcdctl get --print-value-only "$L_PREFIX/config" | jq -cS .)" \
+	"config written by weft"
+key1=$(l_key_of 198.18.0.1)
+h_assert_eq "$(l_value 198.18.0.1)" "$(h_etcdctl get --print-value-only "$key1")" "node 1 lease"
+id1=$(lease_id "$key1")
+[ "${id1:-0}" != 0 ] || h_fail "node 1's key has no etcd lease"
+
+# A reservation with an outdated value: node 3 takes it and updates it.
+RES=$L_PREFIX/subnets/10.244.150.0-24
+h_etcdctl put "$RES" '{"PublicIP":"198.18.0.3","BackendType":"vxlan"}' >/dev/null
+l_start 3 "${NODE[@]}"
+l_start 2 "${NODE[@]}"
+for n in 2 3; do
+	h_wait_for 15 "node $n subnet.env as weft" test -s "$(h_subnet_file "$n")" ||
+		{ cat "$H_TMP/n$n.log" >&2; h_fail "node $n got no lease"; }
+done
+h_assert_eq 10.244.150.1/24 "$(l_env_subnet 3)" "node 3 took its reservation"
+h_assert_eq "$(l_value 198.18.0.3)" "$(h_etcdctl get --print-value-only "$RES")" "reservation updated"
+h_assert_eq 0 "$(l_field "$RES" lease)" "reservation stays without lease"
+key2=$(l_key_of 198.18.0.2)
+sub1=$(l_key_subnet "$key1") sub2=$(l_key_subnet "$key2") sub3=10.244.150.0/24
+# Peers joining: every node programs the other two.
+for pair in "1 $sub2" "1 $sub3" "2 $sub1" "2 $sub3" "3 $sub1" "3 $sub2"; do
+	read -r n sub <<<"$pair"
+	h_wait_for 10 "node $n routes $sub" has_route "$n" "$sub" || h_fail "node $n has no route to $sub"
+done
+
+# Keepalive: the tokens (2 s) and the lease TTL (4 s) run out twice over;
+# the key lives on the same etcd lease.
+sleep 8
+h_assert_eq "$id1" "$(lease_id "$key1")" "node 1's etcd lease after 8 s"
+remaining=$(h_etcdctl lease timetolive "$(printf '%x' "$id1")" | sed -n 's/.*remaining(\(-*[0-9]*\)s).*/\1/p')
+[ "${remaining:-0}" -gt 0 ] || h_fail "node 1's lease not renewed (remaining ${remaining:-?} s)"
+
+# Restart: node 1 takes its own key back (same subnet, same etcd lease).
+l_stop 1
+l_start 1 "${NODE[@]}" --net-config-file "$H_TMP/net-conf.json"
+l_wait_log 1 15 "subnet $sub1 acquired" || { cat "$H_TMP/n1.log" >&2; h_fail "node 1 no lease after restart"; }
+h_assert_eq "$key1" "$(l_key_of 198.18.0.1)" "node 1 key after restart"
+h_assert_eq "$id1" "$(lease_id "$key1")" "node 1 etcd lease after restart"
+h_assert_eq "$(jq -cS . <<<"$netconf")" "$(h_etcdctl get --print-value-only "$L_PREFIX/config" | jq -cS .)" \
+	"config untouched by the restart"
+
+# A peer leaving: node 2 dies, its lease expires, nodes 1 and 3 drop it.
+l_stop 2 KILL
+for n in 1 3; do
+	h_wait_for 15 "node $n drops $sub2" no_route "$n" "$sub2" || h_fail "node $n kept $sub2"
+done
+has_route 1 "$sub3" || h_fail "node 1 lost its route to node 3"
+
+# etcd restarts: every token is void. Watch and keepalive come back as weft.
+h_etcd_stop TERM
+h_etcd_start "${ETCD_ARGS[@]}"
+h_etcdctl put "$L_PREFIX/subnets/10.244.203.0-24" "$(l_value 198.18.0.96)" >/dev/null
+for n in 1 3; do
+	h_wait_for 20 "node $n sees a lease added after the etcd restart" has_route "$n" 10.244.203.0/24 ||
+		{ tail -20 "$H_TMP/n$n.log" >&2; h_fail "node $n: no watch after the etcd restart"; }
+done
+sleep 6
+h_assert_eq "$id1" "$(lease_id "$key1")" "node 1's etcd lease after the etcd restart"
+for n in 1 3; do
+	l_alive "$n" || h_fail "weftd of node $n exited"
+done
+
+# The same credential outside the prefix, through the gateway weftd uses.
+gw() { # PATH JSON [token]: HTTP status, body in $H_TMP/gw.out
+	ip netns exec "$(h_node_ns 1)" curl -s -o "$H_TMP/gw.out" -w '%{http_code}' -m 5 \
+		--cacert "$pki/ca.crt" --cert "$pki/${GW_CERT:-node}.crt" --key "$pki/${GW_CERT:-node}.key" \
+		${3:+-H "Authorization: $3"} -X POST "$L_ENDPOINTS$1" -d "$2"
+}
+b64() { printf '%s' "$1" | base64 -w0; }
+h_assert_eq 200 "$(gw /v3/auth/authenticate '{"name":"weft","password":"s3cret"}')" "weft logs in"
+tok=$(jq -r .token "$H_TMP/gw.out")
+# The probe works: inside the prefix the same read returns node 1's key.
+h_assert_eq 200 "$(gw /v3/kv/range "{\"key\":\"$(b64 "$key1")\"}" "$tok")" "read inside the prefix"
+h_assert_eq "$(l_value 198.18.0.1)" "$(jq -r '.kvs[0].value' "$H_TMP/gw.out" | base64 -d)" \
+	"value read inside the prefix"
+refused() { # WHAT PATH JSON
+	local code
+	code=$(gw "$2" "$3" "$tok")
+	h_assert_eq 403 "$code" "$1 (HTTP status)"
+	h_grep "permission denied" "$H_TMP/gw.out" || h_fail "$1: $(cat "$H_TMP/gw.out")"
+	h_log "refused: $1 -> $code $(jq -r .error "$H_TMP/gw.out")"
+}
+refused "read of a cluster Secret" /v3/kv/range "{\"key\":\"$(b64 "$SECRET_KEY")\"}"
+refused "read of the whole store" /v3/kv/range '{"key":"AA==","range_end":"AA=="}'
+refused "write of a cluster Secret" /v3/kv/put "{\"key\":\"$(b64 "$SECRET_KEY")\",\"value\":\"$(b64 stolen)\"}"
+refused "write beside the prefix" /v3/kv/put "{\"key\":\"$(b64 "${L_PREFIX}X")\",\"value\":\"$(b64 x)\"}"
+refused "delete of a cluster Secret" /v3/kv/deleterange "{\"key\":\"$(b64 "$SECRET_KEY")\"}"
+refused "adding a user" /v3/auth/user/add '{"name":"evil","password":"x"}'
+refused "turning auth off" /v3/auth/disable '{}'
+# ... while root still reads the Secret unchanged, and nothing was added.
+h_assert_eq cluster-secret "$(h_etcdctl get --print-value-only "$SECRET_KEY")" "the Secret as root"
+h_assert_eq "" "$(h_etcdctl get --keys-only "${L_PREFIX}X")" "key beside the prefix"
+h_etcdctl user list >"$H_TMP/users"
+h_assert_eq "root weft" "$(sort "$H_TMP/users" | xargs)" "etcd users"
+# Without a token the same certificate is nobody.
+h_assert_eq 400 "$(gw /v3/kv/range "{\"key\":\"$(b64 "$key1")\"}")" "read without a token"
+h_grep "user name is empty" "$H_TMP/gw.out" || h_fail "no token: $(cat "$H_TMP/gw.out")"
+
+# The user named by the certificate's Common Name: etcdctl (gRPC) is weft,
+# scoped like the password login.
+cn() {
+	ETCDCTL_API=3 ip netns exec "$H_RUN-etcd" etcdctl --dial-timeout=2s --command-timeout=5s \
+		--endpoints https://127.0.0.1:2379 --cacert "$pki/ca.crt" --cert "$pki/weft.crt" \
+		--key "$pki/weft.key" "$@"
+}
+h_assert_eq "$(l_value 198.18.0.1)" "$(cn get --print-value-only "$key1")" "CN=weft reads inside the prefix"
+cn get "$SECRET_KEY" >"$H_TMP/cn.out" 2>&1 && h_fail "CN=weft read a Secret: $(cat "$H_TMP/cn.out")"
+h_grep "permission denied" "$H_TMP/cn.out" || h_fail "CN=weft Secret read: $(cat "$H_TMP/cn.out")"
+cn put "$SECRET_KEY" stolen >"$H_TMP/cn.out" 2>&1 && h_fail "CN=weft wrote a Secret"
+h_grep "permission denied" "$H_TMP/cn.out" || h_fail "CN=weft Secret write: $(cat "$H_TMP/cn.out")"
+# etcd's gateway refuses that certificate outright once auth is on ...
+h_assert_eq 400 "$(GW_CERT=weft gw /v3/kv/range "{\"key\":\"$(b64 "$key1")\"}")" "gateway with CN=weft"
+h_grep "CommonName of client" "$H_TMP/gw.out" || h_fail "CN=weft on the gateway: $(cat "$H_TMP/gw.out")"
+# ... so weftd with only that certificate stops with a clear message.
+l_start 4 --etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/weft.crt" --etcd-keyfile "$pki/weft.key"
+h_wait_pid "${L_PID[4]}" 15 || h_fail "weftd kept running with a CN certificate"
+wait "${L_PID[4]}" && h_fail "exit status 0 with a CN certificate"
+grep -q "authentication failed: etcd's gateway refuses a client certificate with a Common Name" \
+	"$H_TMP/n4.log" || { cat "$H_TMP/n4.log" >&2; h_fail "no clear message for a CN certificate"; }
+# A certificate without a Common Name and no user: a clear message too.
+: >"$H_TMP/n4.log"
+l_start 4 --etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/node.crt" --etcd-keyfile "$pki/node.key"
+h_wait_pid "${L_PID[4]}" 15 || h_fail "weftd kept running without a user"
+wait "${L_PID[4]}" && h_fail "exit status 0 without a user"
+grep -q "authentication failed: etcdserver: user name is empty" "$H_TMP/n4.log" ||
+	{ cat "$H_TMP/n4.log" >&2; h_fail "no clear message without a user"; }
+[ -e "$(h_subnet_file 4)" ] && h_fail "node 4 wrote a subnet.env"
+
+for n in 1 3; do
+	l_stop "$n"
+done
