@@ -2,13 +2,14 @@
 # The Kubernetes DaemonSet as shipped, run without Kubernetes on two test
 # nodes: tests/k8s/podrun.js does the kubelet's part (env from fieldRef and
 # the Secret, $(VAR) expansion, volumes mapped to per-node directories, image
-# paths taken from deploy/Dockerfile's COPY lines). etcd uses TLS with
-# kubeadm's file names, and the Secret holds what `kubectl create secret
-# generic weft-etcd ...` in the docs puts there. Checks: the init container
-# installs plugin and conflist (and again over an existing install); weftd
-# from the container spec becomes ready on the node IP (where kubelet
-# probes), not on 127.0.0.1; its lease names the node IP; the metrics it
-# serves are the ones docs/operations.md lists; pods set up through the
+# paths taken from deploy/Dockerfile's COPY lines). etcd is set up like
+# weft-etcd (client certificates, authentication, user weft scoped to the
+# prefix; test_deploy_etcd.sh runs the real one), and the Secret holds what
+# `kubectl create secret generic weft-etcd ...` in the docs puts there.
+# Checks: the init container installs plugin and conflist (and again over
+# an existing install); weftd from the container spec becomes ready on the
+# node IP (where kubelet probes), not on 127.0.0.1; its lease names the
+# node IP; the metrics it serves are the ones docs/operations.md lists; pods set up through the
 # installed conflist (weft, then portmap) ping across nodes, reach the
 # external host (masquerade) and serve a hostPort; a restart (rolling
 # update) keeps traffic and subnet.
@@ -27,7 +28,7 @@ work="$WEFT_SRC/tests/k8s"
 NODE_PATH=$(bash "$work/setup.sh" 2>"$H_TMP/npm.log") || { cat "$H_TMP/npm.log" >&2; h_fail "npm ci"; }
 export NODE_PATH
 
-# etcd's PKI under kubeadm's names.
+# etcd's PKI: a node certificate without a Common Name, as weft-etcd-certs.sh makes.
 pki="$H_TMP/pki"
 mkdir -p "$pki"
 (
@@ -43,13 +44,21 @@ mkdir -p "$pki"
 	mkcert server /CN=etcd "subjectAltName=IP:198.18.0.254,IP:127.0.0.1
 extendedKeyUsage=serverAuth,clientAuth
 keyUsage=critical,digitalSignature,keyEncipherment"
-	mkcert healthcheck-client /CN=kube-etcd-healthcheck-client "extendedKeyUsage=clientAuth
+	mkcert node "/O=weft nodes" "extendedKeyUsage=clientAuth
 keyUsage=critical,digitalSignature,keyEncipherment"
 ) >"$H_TMP/pki.log" 2>&1 || { cat "$H_TMP/pki.log" >&2; h_fail "openssl"; }
 H_ETCD_SCHEME=https
-H_ETCDCTL_TLS="--cacert $pki/ca.crt --cert $pki/healthcheck-client.crt --key $pki/healthcheck-client.key"
+H_ETCDCTL_TLS="--cacert $pki/ca.crt --cert $pki/node.crt --key $pki/node.key"
 h_etcd_start --cert-file "$pki/server.crt" --key-file "$pki/server.key" \
 	--client-cert-auth --trusted-ca-file "$pki/ca.crt"
+printf 'weftpw' >"$pki/weft.password"
+{
+	h_etcdctl user add root:rootpw && h_etcdctl role add root && h_etcdctl user grant-role root root &&
+		h_etcdctl role add weft &&
+		h_etcdctl role grant-permission weft --prefix=true readwrite /coreos.com/network/ &&
+		h_etcdctl user add weft:weftpw && h_etcdctl user grant-role weft weft && h_etcdctl auth enable
+} >"$H_TMP/auth.log" 2>&1 || { cat "$H_TMP/auth.log" >&2; h_fail "etcd auth setup"; }
+H_ETCDCTL_TLS+=" --user root:rootpw"
 
 # The Secret as `kubectl create secret generic weft-etcd --from-literal
 # --from-file` makes it (a secret volume holds one file per key).
@@ -57,8 +66,9 @@ secret="$H_TMP/secret"
 mkdir -p "$secret"
 printf '%s' "https://$H_ETCD_IP:2379" >"$secret/endpoints"
 cp "$pki/ca.crt" "$secret/ca.crt"
-cp "$pki/healthcheck-client.crt" "$secret/tls.crt"
-cp "$pki/healthcheck-client.key" "$secret/tls.key"
+cp "$pki/node.crt" "$secret/tls.crt"
+cp "$pki/node.key" "$secret/tls.key"
+cp "$pki/weft.password" "$secret/password"
 cm="$H_TMP/configmap"
 node "$work/podrun.js" --write-config-map "$manifest" weft-config "$cm" || h_fail "ConfigMap"
 

@@ -24,7 +24,8 @@ work="$WEFT_SRC/tests/k8s"
 tmp=$(mktemp -d /tmp/weft-manifests.XXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-manifests=("$WEFT_SRC/deploy/kubernetes/weft.yml" "$WEFT_SRC/deploy/kubernetes/etcd-secret.yml.tmpl")
+manifests=("$WEFT_SRC/deploy/kubernetes/weft.yml" "$WEFT_SRC/deploy/kubernetes/weft-etcd.yml"
+	"$WEFT_SRC/deploy/kubernetes/etcd-secret.yml.tmpl")
 validate() { node "$work/validate.js" "$@"; }
 mutate() { node "$work/mutate.js" "$@"; }
 
@@ -32,8 +33,11 @@ validate "${manifests[@]}" 2>"$tmp/ok.log" || {
 	cat "$tmp/ok.log" >&2
 	fail "the shipped manifests do not validate"
 }
-grep -q "^5 objects checked, 0 problems$" "$tmp/ok.log" ||
-	fail "expected 5 objects: $(cat "$tmp/ok.log")"
+grep -q "^6 objects checked, 0 problems$" "$tmp/ok.log" ||
+	fail "expected 6 objects: $(cat "$tmp/ok.log")"
+# Nothing of the install, comments included, points at kubeadm's etcd PKI.
+grep -n "/etc/kubernetes/pki\|healthcheck-client" "${manifests[@]}" &&
+	fail "the manifests reference kubeadm's etcd certificates"
 log "shipped manifests: $(cat "$tmp/ok.log")"
 
 # expect_reject NAME EXPECTED-SUBSTRING FILE KIND PATH set JSON | delete:
@@ -52,6 +56,7 @@ expect_reject() {
 }
 ds="$WEFT_SRC/deploy/kubernetes/weft.yml"
 sec="$WEFT_SRC/deploy/kubernetes/etcd-secret.yml.tmpl"
+eds="$WEFT_SRC/deploy/kubernetes/weft-etcd.yml"
 c0=spec/template/spec/containers/0
 # Schema: wrong types.
 expect_reject port-type "containerPort must be integer" "$ds" DaemonSet \
@@ -107,6 +112,18 @@ expect_reject cni-json "cni-conf.json is not valid JSON" "$ds" ConfigMap \
 	data/cni-conf.json set '"{\"name\": \"weft\", \"plugins\": ["'
 expect_reject cni-no-portmap "plugins must be [weft, portmap], got [weft]" "$ds" ConfigMap \
 	data/cni-conf.json set '"{\"name\":\"weft\",\"cniVersion\":\"1.0.0\",\"plugins\":[{\"type\":\"weft\"}]}"'
+# The etcd credential: weft's own, scoped, never kubeadm's.
+expect_reject kubeadm-pki "/spec/template/spec/volumes/4/hostPath/path references kubeadm's PKI" "$ds" DaemonSet \
+	spec/template/spec/volumes/4 set '{"name":"etcd-tls","hostPath":{"path":"/etc/kubernetes/pki/etcd"}}'
+expect_reject kubeadm-cert "env/5/value references kubeadm's PKI" "$ds" DaemonSet \
+	"$c0/env/5/value" set '"/etc/kubernetes/pki/etcd/healthcheck-client.key"'
+expect_reject no-etcd-user "WEFTD_ETCD_USERNAME is missing" "$ds" DaemonSet "$c0/env/6" delete
+expect_reject etcd-no-cca "--client-cert-auth=true is missing" "$eds" DaemonSet \
+	spec/template/spec/containers/0/args/10 set '"--client-cert-auth=false"'
+expect_reject etcd-cap "container etcd: capability NET_ADMIN is more than weft needs" "$eds" DaemonSet \
+	spec/template/spec/containers/0/securityContext/capabilities/add set '["NET_ADMIN"]'
+expect_reject etcd-pki "references kubeadm's PKI" "$eds" DaemonSet \
+	spec/template/spec/volumes/1 set '{"name":"pki","hostPath":{"path":"/etc/kubernetes/pki/etcd"}}'
 expect_reject netconf-backend 'Backend.Type must be "vxlan"' "$ds" ConfigMap \
 	data/net-conf.json set '"{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"udp\"}}"'
 

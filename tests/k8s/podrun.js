@@ -6,7 +6,7 @@
 // maps every path the container would see to where the test keeps it:
 // volume mounts (hostPath, configMap, secret) and files of the image.
 //
-//   node podrun.js MANIFEST CONTAINER --node-ip IP
+//   node podrun.js MANIFEST CONTAINER --node-ip IP [--node-name NAME]
 //        [--host-path HOSTPATH=DIR]... [--config-map NAME=DIR]...
 //        [--secret NAME=DIR]... [--image-file PATH=FILE]...
 //
@@ -45,6 +45,8 @@ function parseArgs(argv) {
 		}[a];
 		if (a === "--node-ip")
 			o.nodeIP = argv[++i];
+		else if (a === "--node-name")
+			o.nodeName = argv[++i];
 		else if (table) {
 			const [k, v] = pair(argv[++i], a);
 			o[table][k] = v;
@@ -133,9 +135,14 @@ for (const e of c.env || []) {
 		val = String(e.value);
 	else if (e.valueFrom && e.valueFrom.fieldRef) {
 		const fp = e.valueFrom.fieldRef.fieldPath;
-		if (fp !== "status.hostIP" && fp !== "status.podIP")
+		if (fp === "spec.nodeName") {
+			if (!o.nodeName)
+				die(`env ${e.name} wants spec.nodeName: give --node-name`);
+			val = o.nodeName;
+		} else if (fp === "status.hostIP" || fp === "status.podIP")
+			val = o.nodeIP; // hostNetwork: the pod IP is the node IP
+		else
 			die(`fieldRef ${fp} is not emulated`);
-		val = o.nodeIP; // hostNetwork: the pod IP is the node IP
 	} else if (e.valueFrom && e.valueFrom.secretKeyRef) {
 		const r = e.valueFrom.secretKeyRef;
 		if (!o.secret[r.name])

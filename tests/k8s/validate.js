@@ -155,6 +155,59 @@ function containersOf(spec) {
 	return [...(spec.initContainers || []), ...(spec.containers || [])];
 }
 
+// kubeadm's etcd runs without authentication: any certificate of its PKI
+// opens every Secret of the cluster. No object of weft's may point there.
+const KUBEADM_PKI = "/etc/kubernetes/pki";
+
+function checkNoKubeadmPKI(value, where, p = "") {
+	if (typeof value === "string") {
+		if (value.includes(KUBEADM_PKI))
+			fail(where, `${p || "/"} references kubeadm's PKI (${KUBEADM_PKI}): ` +
+			     "weft's nodes use weft's own etcd credential");
+	} else if (value && typeof value === "object") {
+		for (const [k, v] of Object.entries(value))
+			checkNoKubeadmPKI(v, where, `${p}/${k}`);
+	}
+}
+
+function checkContainerLimits(pod, where, allowedCaps) {
+	for (const c of containersOf(pod)) {
+		const sc = c.securityContext || {};
+		const cw = `${where} container ${c.name}`;
+		if (sc.privileged === true)
+			fail(cw, "must not be privileged");
+		const caps = sc.capabilities || {};
+		const drop = caps.drop || [];
+		if (!drop.includes("ALL"))
+			fail(cw, "must drop ALL capabilities");
+		for (const cap of caps.add || [])
+			if (!allowedCaps.has(cap))
+				fail(cw, `capability ${cap} is more than weft needs`);
+		if (!c.resources || !c.resources.requests)
+			fail(cw, "has no resource requests");
+	}
+}
+
+// weft's own etcd: no capabilities at all, clients and peers need a
+// certificate of its CA.
+function checkEtcdDaemonSet(doc, where) {
+	const pod = (((doc.spec || {}).template || {}).spec) || {};
+	if (pod.hostNetwork !== true)
+		fail(where, "hostNetwork must be true");
+	if (pod.automountServiceAccountToken !== false)
+		fail(where, "automountServiceAccountToken must be false");
+	checkContainerLimits(pod, where, new Set());
+	const etcd = (pod.containers || []).find((c) => c.name === "etcd");
+	if (!etcd) {
+		fail(where, "no container named etcd");
+		return;
+	}
+	const args = [...(etcd.command || []), ...(etcd.args || [])];
+	for (const a of ["--client-cert-auth=true", "--peer-client-cert-auth=true"])
+		if (!args.includes(a))
+			fail(`${where} container etcd`, `${a} is missing`);
+}
+
 function checkDaemonSet(doc, where, opts) {
 	const pod = (((doc.spec || {}).template || {}).spec) || {};
 	if (pod.hostNetwork !== true)
@@ -169,21 +222,7 @@ function checkDaemonSet(doc, where, opts) {
 	for (const p of ["/run/weft", "/opt/cni/bin", "/etc/cni/net.d"])
 		if (!paths.has(p))
 			fail(where, `hostPath volume ${p} is missing`);
-	for (const c of containersOf(pod)) {
-		const sc = c.securityContext || {};
-		const cw = `${where} container ${c.name}`;
-		if (sc.privileged === true)
-			fail(cw, "must not be privileged");
-		const caps = sc.capabilities || {};
-		const drop = caps.drop || [];
-		if (!drop.includes("ALL"))
-			fail(cw, "must drop ALL capabilities");
-		for (const cap of caps.add || [])
-			if (!WEFT_CAPS.has(cap))
-				fail(cw, `capability ${cap} is more than weft needs`);
-		if (!c.resources || !c.resources.requests)
-			fail(cw, "has no resource requests");
-	}
+	checkContainerLimits(pod, where, WEFT_CAPS);
 	const weftd = (pod.containers || []).find((c) => c.name === "weftd");
 	if (!weftd) {
 		fail(where, "no container named weftd");
@@ -198,6 +237,11 @@ function checkDaemonSet(doc, where, opts) {
 		fail(`${where} container weftd`, "livenessProbe must GET /healthz");
 	if (probe(weftd.readinessProbe) !== "/readyz")
 		fail(`${where} container weftd`, "readinessProbe must GET /readyz");
+	// A user of its own, scoped to weft's prefix, not a bare certificate.
+	const envNames = new Set((weftd.env || []).map((e) => e.name));
+	for (const e of ["WEFTD_ETCD_USERNAME", "WEFTD_ETCD_PASSWORD_FILE"])
+		if (!envNames.has(e))
+			fail(`${where} container weftd`, `${e} is missing: weftd must log in as etcd user weft`);
 	if (opts.printOptions) {
 		const flags = new Set();
 		for (const a of [...(weftd.command || []), ...(weftd.args || [])]) {
@@ -261,7 +305,10 @@ function main(argv) {
 				return;
 			if (doc.kind === "ConfigMap" && (doc.metadata || {}).name === "weft-config")
 				checkConfigMap(doc, label);
-			if (doc.kind === "DaemonSet")
+			checkNoKubeadmPKI(doc, label);
+			if (doc.kind === "DaemonSet" && (doc.metadata || {}).name === "weft-etcd")
+				checkEtcdDaemonSet(doc, label);
+			else if (doc.kind === "DaemonSet")
 				checkDaemonSet(doc, label, opts);
 		});
 	}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The default install's etcd, step by step as docs/operations.md walks it,
+# without Kubernetes: deploy/kubernetes/weft-etcd-certs.sh makes the PKI and
+# passwords; the weft-etcd member runs Debian's etcd with exactly the command
+# and args of deploy/kubernetes/weft-etcd.yml (tests/k8s/podrun.js does the
+# kubelet's part: env from fieldRef and the Secret, $(VAR), mounts mapped);
+# weft-etcd-auth.sh turns authentication on; weftd from weft.yml, with the
+# Secret the docs make, gets its lease on two nodes. The nodes' credential
+# then fails everywhere outside <prefix>/ (each probe shown to work as root
+# or inside the prefix), and the liveness probe still answers.
+# labels: deploy
+# timeout: 300
+source "$WEFT_SRC/tests/lib/harness.sh"
+h_init
+h_underlay
+for n in 1 2; do
+	h_node_add "$n"
+done
+kdir="$WEFT_SRC/deploy/kubernetes"
+work="$WEFT_SRC/tests/k8s"
+NODE_PATH=$(bash "$work/setup.sh" 2>"$H_TMP/npm.log") || { cat "$H_TMP/npm.log" >&2; h_fail "npm ci"; }
+export NODE_PATH
+ens="$H_RUN-etcd"
+h_netns_add "$ens"
+h_attach "$ens" etcd "$H_ETCD_IP/24"
+
+# container_cmd JSON: CMD=(env -i PATH=... K=V... ARGV...) from podrun.js.
+container_cmd() {
+	local k
+	local -a envs=() argv=()
+	while read -r k; do
+		envs+=("$(base64 -d <<<"$k")")
+	done < <(jq -r '.env | to_entries[] | "\(.key)=\(.value)" | @base64' <<<"$1")
+	while read -r k; do
+		argv+=("$(base64 -d <<<"$k")")
+	done < <(jq -r '.argv[] | @base64' <<<"$1")
+	CMD=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+	for k in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+		[ -n "${!k:-}" ] && CMD+=("$k=${!k}")
+	done
+	CMD+=("${envs[@]}" "${argv[@]}")
+}
+
+# 1. The PKI and passwords, on "the control-plane node" cp1.
+pki="$H_TMP/weft-etcd"
+"$kdir/weft-etcd-certs.sh" "$pki" "cp1=$H_ETCD_IP" >"$H_TMP/certs.log" 2>&1 ||
+	{ cat "$H_TMP/certs.log" >&2; h_fail "weft-etcd-certs.sh"; }
+"$kdir/weft-etcd-certs.sh" "$pki" "cp1=$H_ETCD_IP" >/dev/null 2>&1 &&
+	h_fail "weft-etcd-certs.sh overwrote an existing CA"
+h_assert_eq "" "$(find "$pki" -type f ! -perm 600)" "files readable by others"
+openssl x509 -in "$pki/node.crt" -noout -subject | h_grep -v "CN" ||
+	h_fail "the nodes' certificate has a Common Name"
+openssl verify -CAfile "$pki/ca.crt" "$pki/server.crt" "$pki/node.crt" >/dev/null ||
+	h_fail "certificates do not verify"
+
+# 2. Secret weft-etcd-server, as `kubectl create secret --from-file` makes it.
+srv="$H_TMP/secret-weft-etcd-server"
+mkdir -p "$srv"
+cp "$pki/ca.crt" "$pki/server.crt" "$pki/server.key" "$pki/initial-cluster" "$srv/"
+
+# 3. The member, from the manifest.
+spec=$(node "$work/podrun.js" "$kdir/weft-etcd.yml" etcd --node-ip "$H_ETCD_IP" --node-name cp1 \
+	--host-path "/var/lib/weft-etcd=$H_TMP/var-lib-weft-etcd" --secret "weft-etcd-server=$srv") ||
+	h_fail "render weft-etcd"
+container_cmd "$spec"
+h_log "weft-etcd: $(jq -r '.argv | join(" ")' <<<"$spec")"
+h_bg "$ens" "$H_TMP/etcd.log" "${CMD[@]}"
+probe_url=$(node -e '
+	const YAML = require("yaml");
+	const d = YAML.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8"))
+		.map((x) => x.toJS()).find((x) => x && x.kind === "DaemonSet");
+	const g = d.spec.template.spec.containers[0].livenessProbe.httpGet;
+	console.log(`http://${g.host}:${g.port}${g.path}`);' "$kdir/weft-etcd.yml") || h_fail "probe"
+probe() { ip netns exec "$ens" curl -sf -m 2 "$probe_url"; }
+h_wait_for 30 "weft-etcd healthy ($probe_url)" probe ||
+	{ tail -20 "$H_TMP/etcd.log" >&2; h_fail "weft-etcd did not start"; }
+
+# 4. Authentication on, with the script the docs use; etcdctl reached the
+# way `kubectl exec` reaches it in the member (its own certificate).
+member_etcdctl="ip netns exec $ens etcdctl --endpoints=https://127.0.0.1:12379 \
+--cacert=$srv/ca.crt --cert=$srv/server.crt --key=$srv/server.key"
+ETCDCTL=$member_etcdctl "$kdir/weft-etcd-auth.sh" "$pki" >"$H_TMP/auth.log" 2>&1 ||
+	{ cat "$H_TMP/auth.log" >&2; h_fail "weft-etcd-auth.sh"; }
+# root, as docs/operations.md inspects the store.
+root() {
+	# shellcheck disable=SC2086
+	$member_etcdctl --dial-timeout=2s --command-timeout=5s --user root \
+		--password "$(cat "$pki/root.password")" "$@"
+}
+OTHER=/registry/secrets/kube-system/not-weft
+root put "$OTHER" secret >/dev/null || h_fail "root cannot write"
+probe || h_fail "liveness probe fails once authentication is on"
+
+# 5. Secret weft-etcd: the nodes' credential, as the docs create it.
+sec="$H_TMP/secret-weft-etcd"
+mkdir -p "$sec"
+cp "$pki/endpoints" "$pki/ca.crt" "$sec/"
+cp "$pki/node.crt" "$sec/tls.crt"
+cp "$pki/node.key" "$sec/tls.key"
+cp "$pki/weft.password" "$sec/password"
+
+# 6. weftd from weft.yml on two nodes.
+declare -A WEFTD
+cm="$H_TMP/configmap"
+node "$work/podrun.js" --write-config-map "$kdir/weft.yml" weft-config "$cm" || h_fail "ConfigMap"
+for n in 1 2; do
+	d="$H_TMP/n$n"
+	mkdir -p "$d/run-weft" "$d/opt-cni-bin" "$d/etc-cni-net.d"
+	spec=$(node "$work/podrun.js" "$kdir/weft.yml" weftd --node-ip "198.18.0.$n" --node-name "node$n" \
+		--host-path "/run/weft=$d/run-weft" --host-path "/opt/cni/bin=$d/opt-cni-bin" \
+		--host-path "/etc/cni/net.d=$d/etc-cni-net.d" --config-map "weft-config=$cm" \
+		--secret "weft-etcd=$sec" --image-file "/usr/local/bin/weftd=$WEFT_BIN/weftd") ||
+		h_fail "render weftd"
+	container_cmd "$spec"
+	h_bg "$(h_node_ns "$n")" "$H_TMP/weftd$n.log" "${CMD[@]}"
+	WEFTD[$n]=$H_LAST_PID
+done
+for n in 1 2; do
+	h_wait_for 30 "node $n subnet.env through weft-etcd" test -s "$H_TMP/n$n/run-weft/subnet.env" ||
+		{ tail -20 "$H_TMP/weftd$n.log" >&2; h_fail "node $n got no lease"; }
+done
+h_assert_eq "$(jq -cS . "$cm/net-conf.json")" \
+	"$(root get --print-value-only /coreos.com/network/config | jq -cS .)" "config written as weft"
+for n in 1 2; do
+	sub=$(sed -n 's/^FLANNEL_SUBNET=//p' "$H_TMP/n$((3 - n))/run-weft/subnet.env")
+	sub=${sub%.*}.0/${sub#*/}
+	h_wait_for 10 "node $n routes node $((3 - n))'s $sub" \
+		bash -c "ip -n '$(h_node_ns "$n")' route show proto 87 | grep -q '^$sub '" ||
+		h_fail "node $n has no route to $sub"
+done
+key1=$(root get --prefix --keys-only /coreos.com/network/subnets/ | grep . | head -1)
+[ -n "$key1" ] || h_fail "no lease key"
+
+# 7. The nodes' credential outside the prefix: through the gateway weftd uses
+# and through etcdctl, refused; the same probe inside the prefix works.
+gw() { # PATH JSON [token]: HTTP status, body in $H_TMP/gw.out
+	ip netns exec "$(h_node_ns 1)" curl -s -o "$H_TMP/gw.out" -w '%{http_code}' -m 5 \
+		--cacert "$sec/ca.crt" --cert "$sec/tls.crt" --key "$sec/tls.key" \
+		${3:+-H "Authorization: $3"} -X POST "$(cat "$sec/endpoints")$1" -d "$2"
+}
+b64() { printf '%s' "$1" | base64 -w0; }
+h_assert_eq 200 "$(gw /v3/auth/authenticate "{\"name\":\"weft\",\"password\":\"$(cat "$sec/password")\"}")" \
+	"weft logs in"
+tok=$(jq -r .token "$H_TMP/gw.out")
+h_assert_eq 200 "$(gw /v3/kv/range "{\"key\":\"$(b64 "$key1")\"}" "$tok")" "read inside the prefix"
+[ "$(jq -r '.count' "$H_TMP/gw.out")" = 1 ] || h_fail "inside read found nothing: $(cat "$H_TMP/gw.out")"
+refused() { # WHAT PATH JSON
+	h_assert_eq 403 "$(gw "$2" "$3" "$tok")" "$1 (HTTP status)"
+	h_grep "permission denied" "$H_TMP/gw.out" || h_fail "$1: $(cat "$H_TMP/gw.out")"
+	h_log "refused: $1"
+}
+refused "read outside the prefix" /v3/kv/range "{\"key\":\"$(b64 "$OTHER")\"}"
+refused "read of the whole store" /v3/kv/range '{"key":"AA==","range_end":"AA=="}'
+refused "write outside the prefix" /v3/kv/put "{\"key\":\"$(b64 "$OTHER")\",\"value\":\"$(b64 x)\"}"
+refused "adding a member" /v3/cluster/member/add '{"peerURLs":["https://198.18.0.9:12380"]}'
+refused "adding a user" /v3/auth/user/add '{"name":"evil","password":"x"}'
+refused "turning auth off" /v3/auth/disable '{}'
+node_etcdctl() {
+	ip netns exec "$(h_node_ns 1)" etcdctl --dial-timeout=2s --command-timeout=5s \
+		--endpoints "$(cat "$sec/endpoints")" --cacert "$sec/ca.crt" --cert "$sec/tls.crt" \
+		--key "$sec/tls.key" --user weft --password "$(cat "$sec/password")" "$@"
+}
+node_etcdctl get --keys-only "$key1" | h_grep -x "$key1" || h_fail "etcdctl as weft inside the prefix"
+node_etcdctl get "$OTHER" >"$H_TMP/ctl.out" 2>&1 && h_fail "etcdctl as weft read $OTHER"
+h_grep "permission denied" "$H_TMP/ctl.out" || h_fail "etcdctl as weft: $(cat "$H_TMP/ctl.out")"
+node_etcdctl snapshot save "$H_TMP/snap.db" >"$H_TMP/ctl.out" 2>&1 && h_fail "weft took a snapshot"
+h_grep "permission denied" "$H_TMP/ctl.out" || h_fail "snapshot as weft: $(cat "$H_TMP/ctl.out")"
+h_assert_eq secret "$(root get --print-value-only "$OTHER")" "the key outside, as root"
+h_assert_eq 1 "$(root member list | wc -l)" "members"
+root user list >"$H_TMP/users"
+h_assert_eq "root weft" "$(sort "$H_TMP/users" | xargs)" "etcd users"
+# Without the password the certificate alone is nobody.
+h_assert_eq 400 "$(gw /v3/kv/range "{\"key\":\"$(b64 "$key1")\"}")" "read without a token"
+probe || h_fail "liveness probe"
+for n in 1 2; do
+	kill -TERM "${WEFTD[$n]}" 2>/dev/null || h_fail "weftd of node $n is gone"
+	h_wait_pid "${WEFTD[$n]}" 10 || h_fail "weftd of node $n did not stop"
+	wait "${WEFTD[$n]}" || h_fail "weftd of node $n exited $? after SIGTERM"
+done
+exit 0
