@@ -8,6 +8,10 @@
 # prefix (each probe shown to work inside it or as root). A certificate whose
 # Common Name is the user scopes etcdctl (gRPC) the same way, but etcd's
 # gateway, which weftd speaks, refuses it: weftd says so and exits 1.
+# Users and certificates as docs/operations.md sets up kubeadm's etcd with
+# authentication: the API server's certificate (Common Name
+# kube-apiserver-etcd-client) is a password-less user with the root role and
+# keeps full access; kubeadm's healthcheck certificate reaches nothing.
 # labels: lease
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -36,11 +40,12 @@ mkdir -p "$pki"
 extendedKeyUsage=serverAuth,clientAuth"
 	mkcert node "/O=weft" "extendedKeyUsage=clientAuth"  # no Common Name
 	mkcert weft "/CN=weft" "extendedKeyUsage=clientAuth" # Common Name = user
-	mkcert root "/CN=root" "extendedKeyUsage=clientAuth" # the admin, for etcdctl
+	mkcert apiserver "/CN=kube-apiserver-etcd-client" "extendedKeyUsage=clientAuth"
+	mkcert healthcheck "/CN=kube-etcd-healthcheck-client" "extendedKeyUsage=clientAuth"
 ) >"$H_TMP/pki.log" 2>&1 || { cat "$H_TMP/pki.log" >&2; h_fail "openssl"; }
 
 H_ETCD_SCHEME=https
-H_ETCDCTL_TLS="--cacert $pki/ca.crt --cert $pki/root.crt --key $pki/root.key"
+H_ETCDCTL_TLS="--cacert $pki/ca.crt --cert $pki/apiserver.crt --key $pki/apiserver.key"
 ETCD_ARGS=(--cert-file "$pki/server.crt" --key-file "$pki/server.key" --client-cert-auth
 	--trusted-ca-file "$pki/ca.crt" --auth-token-ttl 2)
 h_etcd_start "${ETCD_ARGS[@]}"
@@ -49,6 +54,8 @@ SECRET_KEY=/registry/secrets/kube-system/bootstrap-token-abcdef
 	h_etcdctl user add root:rootpw &&
 		h_etcdctl role add root &&
 		h_etcdctl user grant-role root root &&
+		h_etcdctl user add kube-apiserver-etcd-client --no-password &&
+		h_etcdctl user grant-role kube-apiserver-etcd-client root &&
 		h_etcdctl role add weft &&
 		h_etcdctl role grant-permission weft --prefix=true readwrite "$L_PREFIX/" &&
 		h_etcdctl user add weft:s3cret &&
@@ -56,7 +63,8 @@ SECRET_KEY=/registry/secrets/kube-system/bootstrap-token-abcdef
 		h_etcdctl put "$SECRET_KEY" "cluster-secret" &&
 		h_etcdctl auth enable
 } >"$H_TMP/auth.log" 2>&1 || { cat "$H_TMP/auth.log" >&2; h_fail "auth setup"; }
-# From here etcdctl is root by its certificate's Common Name (gRPC).
+# From here h_etcdctl is the API server: its certificate's Common Name names
+# a user with the root role (gRPC).
 printf 's3cret\n' >"$H_TMP/pw"
 netconf='{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 printf '%s\n' "$netconf" >"$H_TMP/net-conf.json"
@@ -169,7 +177,18 @@ refused "turning auth off" /v3/auth/disable '{}'
 h_assert_eq cluster-secret "$(h_etcdctl get --print-value-only "$SECRET_KEY")" "the Secret as root"
 h_assert_eq "" "$(h_etcdctl get --keys-only "${L_PREFIX}X")" "key beside the prefix"
 h_etcdctl user list >"$H_TMP/users"
-h_assert_eq "root weft" "$(sort "$H_TMP/users" | xargs)" "etcd users"
+h_assert_eq "kube-apiserver-etcd-client root weft" "$(sort "$H_TMP/users" | xargs)" "etcd users"
+# The API server's identity keeps what it needs: writes anywhere, compaction.
+h_etcdctl put /registry/pods/default/p1 pod >/dev/null || h_fail "API server identity cannot write"
+rev=$(h_etcdctl get /registry/pods/default/p1 -w json | jq -r .header.revision)
+h_etcdctl compaction "$rev" >/dev/null || h_fail "API server identity cannot compact"
+# kubeadm's healthcheck certificate, a root credential without
+# authentication, is nobody now.
+ETCDCTL_API=3 ip netns exec "$H_RUN-etcd" etcdctl --dial-timeout=2s --command-timeout=5s \
+	--endpoints https://127.0.0.1:2379 --cacert "$pki/ca.crt" --cert "$pki/healthcheck.crt" \
+	--key "$pki/healthcheck.key" get "$SECRET_KEY" >"$H_TMP/hc.out" 2>&1 &&
+	h_fail "the healthcheck certificate read a Secret"
+h_grep "permission denied" "$H_TMP/hc.out" || h_fail "healthcheck certificate: $(cat "$H_TMP/hc.out")"
 # Without a token the same certificate is nobody.
 h_assert_eq 400 "$(gw /v3/kv/range "{\"key\":\"$(b64 "$key1")\"}")" "read without a token"
 h_grep "user name is empty" "$H_TMP/gw.out" || h_fail "no token: $(cat "$H_TMP/gw.out")"
