@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The default install's etcd, step by step as docs/operations.md walks it,
-# without Kubernetes: deploy/kubernetes/weft-etcd-certs.sh makes the PKI and
-# passwords; the weft-etcd member runs Debian's etcd with exactly the command
-# and args of deploy/kubernetes/weft-etcd.yml (tests/k8s/podrun.js does the
+# without Kubernetes, for three control-plane nodes:
+# deploy/kubernetes/weft-etcd-certs.sh makes the PKI and passwords; each
+# weft-etcd member runs Debian's etcd with exactly the command and args of
+# deploy/kubernetes/weft-etcd.yml (tests/k8s/podrun.js does the
 # kubelet's part: env from fieldRef and the Secret, $(VAR), mounts mapped);
 # weft-etcd-auth.sh turns authentication on; weftd from weft.yml, with the
-# Secret the docs make, gets its lease on two nodes. The nodes' credential
-# then fails everywhere outside <prefix>/ (each probe shown to work as root
-# or inside the prefix), and the liveness probe still answers.
+# Secret the docs make, gets its lease on two nodes and moves to another
+# member when the first one dies. The nodes' credential fails everywhere
+# outside <prefix>/ (each probe shown to work as root or inside the prefix),
+# and the liveness probe still answers.
 # labels: deploy
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -20,9 +22,14 @@ kdir="$WEFT_SRC/deploy/kubernetes"
 work="$WEFT_SRC/tests/k8s"
 NODE_PATH=$(bash "$work/setup.sh" 2>"$H_TMP/npm.log") || { cat "$H_TMP/npm.log" >&2; h_fail "npm ci"; }
 export NODE_PATH
-ens="$H_RUN-etcd"
-h_netns_add "$ens"
-h_attach "$ens" etcd "$H_ETCD_IP/24"
+# Control-plane nodes cp1..cp3 at 198.18.0.251..253.
+CPS=(1 2 3)
+cp_ns() { echo "$H_RUN-cp$1"; }
+cp_ip() { echo "198.18.0.25$1"; }
+for i in "${CPS[@]}"; do
+	h_netns_add "$(cp_ns "$i")"
+	h_attach "$(cp_ns "$i")" "cp$i" "$(cp_ip "$i")/24"
+done
 
 # container_cmd JSON: CMD=(env -i PATH=... K=V... ARGV...) from podrun.js.
 container_cmd() {
@@ -43,9 +50,9 @@ container_cmd() {
 
 # 1. The PKI and passwords, on "the control-plane node" cp1.
 pki="$H_TMP/weft-etcd"
-"$kdir/weft-etcd-certs.sh" "$pki" "cp1=$H_ETCD_IP" >"$H_TMP/certs.log" 2>&1 ||
-	{ cat "$H_TMP/certs.log" >&2; h_fail "weft-etcd-certs.sh"; }
-"$kdir/weft-etcd-certs.sh" "$pki" "cp1=$H_ETCD_IP" >/dev/null 2>&1 &&
+"$kdir/weft-etcd-certs.sh" "$pki" "cp1=$(cp_ip 1)" "cp2=$(cp_ip 2)" "cp3=$(cp_ip 3)" \
+	>"$H_TMP/certs.log" 2>&1 || { cat "$H_TMP/certs.log" >&2; h_fail "weft-etcd-certs.sh"; }
+"$kdir/weft-etcd-certs.sh" "$pki" "cp1=$(cp_ip 1)" >/dev/null 2>&1 &&
 	h_fail "weft-etcd-certs.sh overwrote an existing CA"
 h_assert_eq "" "$(find "$pki" -type f ! -perm 600)" "files readable by others"
 openssl x509 -in "$pki/node.crt" -noout -subject | h_grep -v "CN" ||
@@ -58,38 +65,49 @@ srv="$H_TMP/secret-weft-etcd-server"
 mkdir -p "$srv"
 cp "$pki/ca.crt" "$pki/server.crt" "$pki/server.key" "$pki/initial-cluster" "$srv/"
 
-# 3. The member, from the manifest.
-spec=$(node "$work/podrun.js" "$kdir/weft-etcd.yml" etcd --node-ip "$H_ETCD_IP" --node-name cp1 \
-	--host-path "/var/lib/weft-etcd=$H_TMP/var-lib-weft-etcd" --secret "weft-etcd-server=$srv") ||
-	h_fail "render weft-etcd"
-container_cmd "$spec"
-h_log "weft-etcd: $(jq -r '.argv | join(" ")' <<<"$spec")"
-h_bg "$ens" "$H_TMP/etcd.log" "${CMD[@]}"
+# 3. The members, from the manifest.
+declare -A MEMBER
+for i in "${CPS[@]}"; do
+	spec=$(node "$work/podrun.js" "$kdir/weft-etcd.yml" etcd --node-ip "$(cp_ip "$i")" \
+		--node-name "cp$i" --host-path "/var/lib/weft-etcd=$H_TMP/cp$i-var-lib-weft-etcd" \
+		--secret "weft-etcd-server=$srv") || h_fail "render weft-etcd"
+	container_cmd "$spec"
+	[ "$i" = 1 ] && h_log "weft-etcd on cp1: $(jq -r '.argv | join(" ")' <<<"$spec")"
+	h_bg "$(cp_ns "$i")" "$H_TMP/etcd$i.log" "${CMD[@]}"
+	MEMBER[$i]=$H_LAST_PID
+done
 probe_url=$(node -e '
 	const YAML = require("yaml");
 	const d = YAML.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8"))
 		.map((x) => x.toJS()).find((x) => x && x.kind === "DaemonSet");
 	const g = d.spec.template.spec.containers[0].livenessProbe.httpGet;
 	console.log(`http://${g.host}:${g.port}${g.path}`);' "$kdir/weft-etcd.yml") || h_fail "probe"
-probe() { ip netns exec "$ens" curl -sf -m 2 "$probe_url"; }
-h_wait_for 30 "weft-etcd healthy ($probe_url)" probe ||
-	{ tail -20 "$H_TMP/etcd.log" >&2; h_fail "weft-etcd did not start"; }
+probe() { ip netns exec "$(cp_ns "$1")" curl -sf -m 2 "$probe_url"; }
+for i in "${CPS[@]}"; do
+	h_wait_for 60 "weft-etcd on cp$i healthy ($probe_url)" probe "$i" ||
+		{ tail -20 "$H_TMP/etcd$i.log" >&2; h_fail "weft-etcd on cp$i did not start"; }
+done
 
 # 4. Authentication on, with the script the docs use; etcdctl reached the
 # way `kubectl exec` reaches it in the member (its own certificate).
-member_etcdctl="ip netns exec $ens etcdctl --endpoints=https://127.0.0.1:12379 \
+member_etcdctl() { # I: etcdctl inside member I, as the docs' `kubectl exec`
+	echo "ip netns exec $(cp_ns "$1") etcdctl --endpoints=https://127.0.0.1:12379 \
 --cacert=$srv/ca.crt --cert=$srv/server.crt --key=$srv/server.key"
-ETCDCTL=$member_etcdctl "$kdir/weft-etcd-auth.sh" "$pki" >"$H_TMP/auth.log" 2>&1 ||
+}
+ETCDCTL=$(member_etcdctl 1) "$kdir/weft-etcd-auth.sh" "$pki" >"$H_TMP/auth.log" 2>&1 ||
 	{ cat "$H_TMP/auth.log" >&2; h_fail "weft-etcd-auth.sh"; }
-# root, as docs/operations.md inspects the store.
+# root, as docs/operations.md inspects the store (in member ROOT_AT).
+ROOT_AT=1
 root() {
 	# shellcheck disable=SC2086
-	$member_etcdctl --dial-timeout=2s --command-timeout=5s --user root \
+	$(member_etcdctl "$ROOT_AT") --dial-timeout=2s --command-timeout=5s --user root \
 		--password "$(cat "$pki/root.password")" "$@"
 }
 OTHER=/registry/secrets/kube-system/not-weft
 root put "$OTHER" secret >/dev/null || h_fail "root cannot write"
-probe || h_fail "liveness probe fails once authentication is on"
+for i in "${CPS[@]}"; do
+	probe "$i" || h_fail "cp$i: liveness probe fails once authentication is on"
+done
 
 # 5. Secret weft-etcd: the nodes' credential, as the docs create it.
 sec="$H_TMP/secret-weft-etcd"
@@ -136,7 +154,7 @@ key1=$(root get --prefix --keys-only /coreos.com/network/subnets/ | grep . | hea
 gw() { # PATH JSON [token]: HTTP status, body in $H_TMP/gw.out
 	ip netns exec "$(h_node_ns 1)" curl -s -o "$H_TMP/gw.out" -w '%{http_code}' -m 5 \
 		--cacert "$sec/ca.crt" --cert "$sec/tls.crt" --key "$sec/tls.key" \
-		${3:+-H "Authorization: $3"} -X POST "$(cat "$sec/endpoints")$1" -d "$2"
+		${3:+-H "Authorization: $3"} -X POST "$(cut -d, -f1 "$sec/endpoints")$1" -d "$2"
 }
 b64() { printf '%s' "$1" | base64 -w0; }
 h_assert_eq 200 "$(gw /v3/auth/authenticate "{\"name\":\"weft\",\"password\":\"$(cat "$sec/password")\"}")" \
@@ -157,21 +175,39 @@ refused "adding a user" /v3/auth/user/add '{"name":"evil","password":"x"}'
 refused "turning auth off" /v3/auth/disable '{}'
 node_etcdctl() {
 	ip netns exec "$(h_node_ns 1)" etcdctl --dial-timeout=2s --command-timeout=5s \
-		--endpoints "$(cat "$sec/endpoints")" --cacert "$sec/ca.crt" --cert "$sec/tls.crt" \
+		--endpoints "${NODE_EP:-$(cat "$sec/endpoints")}" --cacert "$sec/ca.crt" --cert "$sec/tls.crt" \
 		--key "$sec/tls.key" --user weft --password "$(cat "$sec/password")" "$@"
 }
 node_etcdctl get --keys-only "$key1" | h_grep -x "$key1" || h_fail "etcdctl as weft inside the prefix"
 node_etcdctl get "$OTHER" >"$H_TMP/ctl.out" 2>&1 && h_fail "etcdctl as weft read $OTHER"
 h_grep "permission denied" "$H_TMP/ctl.out" || h_fail "etcdctl as weft: $(cat "$H_TMP/ctl.out")"
-node_etcdctl snapshot save "$H_TMP/snap.db" >"$H_TMP/ctl.out" 2>&1 && h_fail "weft took a snapshot"
+NODE_EP=$(cut -d, -f1 "$sec/endpoints") node_etcdctl snapshot save "$H_TMP/snap.db" >"$H_TMP/ctl.out" 2>&1 && h_fail "weft took a snapshot"
 h_grep "permission denied" "$H_TMP/ctl.out" || h_fail "snapshot as weft: $(cat "$H_TMP/ctl.out")"
 h_assert_eq secret "$(root get --print-value-only "$OTHER")" "the key outside, as root"
-h_assert_eq 1 "$(root member list | wc -l)" "members"
+h_assert_eq 3 "$(root member list | grep -c started)" "members"
 root user list >"$H_TMP/users"
 h_assert_eq "root weft" "$(sort "$H_TMP/users" | xargs)" "etcd users"
 # Without the password the certificate alone is nobody.
 h_assert_eq 400 "$(gw /v3/kv/range "{\"key\":\"$(b64 "$key1")\"}")" "read without a token"
-probe || h_fail "liveness probe"
+
+# cp1, the first endpoint, dies: both nodes carry on through cp2/cp3 as
+# weft (watch and keepalive), and see a lease written afterwards.
+h_kill "${MEMBER[1]}" KILL
+ROOT_AT=2
+used=$(cat "$H_TMP"/n[12]/run-weft/subnet.env)
+for third in 250 251 252; do
+	[[ $used == *"=10.244.$third.1/"* ]] || break
+done
+# (cp1 may have been the leader: the write waits for a new one.)
+h_wait_for 30 "root writes a lease through cp2" root put "/coreos.com/network/subnets/10.244.$third.0-24" \
+	'{"PublicIP":"198.18.0.96","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:96"}}' ||
+	h_fail "root write through cp2"
+for n in 1 2; do
+	h_wait_for 30 "node $n sees a lease written after cp1 died" \
+		bash -c "ip -n '$(h_node_ns "$n")' route show proto 87 | grep -q '^10.244.$third.0/24 '" ||
+		{ tail -20 "$H_TMP/weftd$n.log" >&2; h_fail "node $n lost etcd with cp1"; }
+done
+probe 2 || h_fail "cp2 liveness probe"
 for n in 1 2; do
 	kill -TERM "${WEFTD[$n]}" 2>/dev/null || h_fail "weftd of node $n is gone"
 	h_wait_pid "${WEFTD[$n]}" 10 || h_fail "weftd of node $n did not stop"
