@@ -3,13 +3,15 @@
 # without Kubernetes, for three control-plane nodes:
 # deploy/kubernetes/weft-etcd-certs.sh makes the PKI and passwords; each
 # weft-etcd member runs Debian's etcd with exactly the command and args of
-# deploy/kubernetes/weft-etcd.yml (tests/k8s/podrun.js does the
-# kubelet's part: env from fieldRef and the Secret, $(VAR), mounts mapped);
-# weft-etcd-auth.sh turns authentication on; weftd from weft.yml, with the
-# Secret the docs make, gets its lease on two nodes and moves to another
-# member when the first one dies. The nodes' credential fails everywhere
-# outside <prefix>/ (each probe shown to work as root or inside the prefix),
-# and the liveness probe still answers.
+# deploy/kubernetes/weft-etcd.yml (tests/k8s/podrun.js does the kubelet's
+# part: env from fieldRef and the Secret, $(VAR), mounts mapped);
+# weft-etcd-auth.sh turns authentication on with its own `kubectl exec`
+# etcdctl commands (a kubectl on PATH runs them in the member, and only for
+# the namespace, DaemonSet and container of the manifest); weftd from
+# weft.yml, with the Secret the docs make, gets its lease on two nodes and
+# moves to another member when the first one dies. The nodes' credential
+# fails everywhere outside <prefix>/ (each probe shown to work as root or
+# inside the prefix), and the liveness probe still answers.
 # labels: deploy
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -76,12 +78,18 @@ for i in "${CPS[@]}"; do
 	h_bg "$(cp_ns "$i")" "$H_TMP/etcd$i.log" "${CMD[@]}"
 	MEMBER[$i]=$H_LAST_PID
 done
-probe_url=$(node -e '
+# From the manifest: the liveness probe's URL, and where `kubectl exec`
+# lands (namespace, DaemonSet, container, the mount of the member's PKI).
+read -r probe_url k_ns k_ds k_ctr k_pki < <(node -e '
 	const YAML = require("yaml");
 	const d = YAML.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8"))
 		.map((x) => x.toJS()).find((x) => x && x.kind === "DaemonSet");
-	const g = d.spec.template.spec.containers[0].livenessProbe.httpGet;
-	console.log(`http://${g.host}:${g.port}${g.path}`);' "$kdir/weft-etcd.yml") || h_fail "probe"
+	const c = d.spec.template.spec.containers[0];
+	const g = c.livenessProbe.httpGet;
+	const pki = c.volumeMounts.find((m) => m.name === "pki").mountPath;
+	console.log(`http://${g.host}:${g.port}${g.path}`, d.metadata.namespace, d.metadata.name, c.name, pki);
+' "$kdir/weft-etcd.yml") || h_fail "reading weft-etcd.yml"
+[ -n "$k_pki" ] || h_fail "reading weft-etcd.yml"
 probe() { ip netns exec "$(cp_ns "$1")" curl -sf -m 2 "$probe_url"; }
 for i in "${CPS[@]}"; do
 	h_wait_for 60 "weft-etcd on cp$i healthy ($probe_url)" probe "$i" ||
@@ -90,12 +98,24 @@ done
 
 # 4. Authentication on, with the script the docs use; etcdctl reached the
 # way `kubectl exec` reaches it in the member (its own certificate).
+# The script's own etcdctl command runs: a kubectl on PATH that does what
+# `kubectl exec -i` into that container does, for exactly that container.
+mkdir -p "$H_TMP/bin"
+cat >"$H_TMP/bin/kubectl" <<EOF
+#!/usr/bin/env bash
+[ "\${*:1:8}" = "-n $k_ns exec -i ds/$k_ds -c $k_ctr --" ] ||
+	{ echo "kubectl (test): not an exec into $k_ns ds/$k_ds -c $k_ctr: \$*" >&2; exit 2; }
+shift 8
+from='$k_pki' to='$srv'
+exec ip netns exec "$(cp_ns 1)" "\${@//"\$from"/"\$to"}"
+EOF
+chmod +x "$H_TMP/bin/kubectl"
+PATH="$H_TMP/bin:$PATH" "$kdir/weft-etcd-auth.sh" "$pki" >"$H_TMP/auth.log" 2>&1 ||
+	{ cat "$H_TMP/auth.log" >&2; h_fail "weft-etcd-auth.sh"; }
 member_etcdctl() { # I: etcdctl inside member I, as the docs' `kubectl exec`
 	echo "ip netns exec $(cp_ns "$1") etcdctl --endpoints=https://127.0.0.1:12379 \
 --cacert=$srv/ca.crt --cert=$srv/server.crt --key=$srv/server.key"
 }
-ETCDCTL=$(member_etcdctl 1) "$kdir/weft-etcd-auth.sh" "$pki" >"$H_TMP/auth.log" 2>&1 ||
-	{ cat "$H_TMP/auth.log" >&2; h_fail "weft-etcd-auth.sh"; }
 # root, as docs/operations.md inspects the store (in member ROOT_AT).
 ROOT_AT=1
 root() {
