@@ -113,11 +113,13 @@ expect_reject cni-json "cni-conf.json is not valid JSON" "$ds" ConfigMap \
 expect_reject cni-no-portmap "plugins must be [weft, portmap], got [weft]" "$ds" ConfigMap \
 	data/cni-conf.json set '"{\"name\":\"weft\",\"cniVersion\":\"1.0.0\",\"plugins\":[{\"type\":\"weft\"}]}"'
 # The etcd credential: weft's own, scoped, never kubeadm's.
-expect_reject kubeadm-pki "/spec/template/spec/volumes/4/hostPath/path references kubeadm's PKI" "$ds" DaemonSet \
-	spec/template/spec/volumes/4 set '{"name":"etcd-tls","hostPath":{"path":"/etc/kubernetes/pki/etcd"}}'
-expect_reject kubeadm-cert "env/5/value references kubeadm's PKI" "$ds" DaemonSet \
-	"$c0/env/5/value" set '"/etc/kubernetes/pki/etcd/healthcheck-client.key"'
-expect_reject no-etcd-user "WEFTD_ETCD_USERNAME is missing" "$ds" DaemonSet "$c0/env/6" delete
+# (Paths that stay valid when volumes or env entries are added or reordered.)
+expect_reject kubeadm-pki "/spec/template/spec/volumes/0/hostPath/path references kubeadm's PKI" "$ds" DaemonSet \
+	spec/template/spec/volumes/0 set '{"name":"etcd-tls","hostPath":{"path":"/etc/kubernetes/pki/etcd"}}'
+expect_reject kubeadm-cert "env/0/value references kubeadm's PKI" "$ds" DaemonSet \
+	"$c0/env/0" set '{"name":"WEFTD_ETCD_KEYFILE","value":"/etc/kubernetes/pki/etcd/healthcheck-client.key"}'
+expect_reject no-etcd-user "WEFTD_ETCD_USERNAME is missing" "$ds" DaemonSet \
+	"$c0/env" set '[{"name":"WEFTD_ETCD_PASSWORD_FILE","value":"/etc/weft/etcd/password"}]'
 expect_reject etcd-no-cca "--client-cert-auth=true is missing" "$eds" DaemonSet \
 	spec/template/spec/containers/0/args/10 set '"--client-cert-auth=false"'
 expect_reject etcd-cap "container etcd: capability NET_ADMIN is more than weft needs" "$eds" DaemonSet \
