@@ -118,8 +118,10 @@ remaining=$(h_etcdctl lease timetolive "$(printf '%x' "$id1")" | sed -n 's/.*rem
 
 # Restart: node 1 takes its own key back (same subnet, same etcd lease).
 l_stop 1
+: >"$H_TMP/n1.log"
 l_start 1 "${NODE[@]}" --net-config-file "$H_TMP/net-conf.json"
-l_wait_log 1 15 "subnet $sub1 acquired" || { cat "$H_TMP/n1.log" >&2; h_fail "node 1 no lease after restart"; }
+l_wait_log 1 15 "subnet $sub1 acquired \(reused\)" ||
+	{ cat "$H_TMP/n1.log" >&2; h_fail "node 1 did not reuse its lease after the restart"; }
 h_assert_eq "$key1" "$(l_key_of 198.18.0.1)" "node 1 key after restart"
 h_assert_eq "$id1" "$(lease_id "$key1")" "node 1 etcd lease after restart"
 h_assert_eq "$(jq -cS . <<<"$netconf")" "$(h_etcdctl get --print-value-only "$L_PREFIX/config" | jq -cS .)" \
