@@ -1,6 +1,7 @@
 /* CNI file ownership: write once ready, watch, restore. */
 #include "daemon/cnifiles.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -153,6 +154,25 @@ static int install(const struct cnifile *f)
 	return 0;
 }
 
+/* Temp files of ours that a killed weftd left: ".<name>.XXXXXX". */
+static void remove_stale_temps(const struct cnifile *f)
+{
+	size_t n = strlen(f->name);
+	struct dirent *e;
+	DIR *d;
+
+	d = opendir(f->dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' && strlen(e->d_name) == n + 8 &&
+		    !strncmp(e->d_name + 1, f->name, n) && e->d_name[n + 1] == '.' &&
+		    e->d_type == DT_REG)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* Watches the directory (creating it), then puts the file right. */
 static int sync_file(struct cnifiles *cf, struct cnifile *f)
 {
@@ -165,6 +185,7 @@ static int sync_file(struct cnifiles *cf, struct cnifile *f)
 		f->wd = inotify_add_watch(cf->ifd, f->dir, WATCH_MASK);
 		if (f->wd < 0)
 			return -errno;
+		remove_stale_temps(f);
 	}
 	if (file_matches(f))
 		goto done;

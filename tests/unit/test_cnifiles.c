@@ -256,7 +256,19 @@ static void test_write_and_restore(void **state)
 	ino_t ino;
 
 	assert_int_equal(conflist_build("1.0.0", "/run/t/subnet.env", &want), 0);
-	assert_int_equal(cnifiles_activate(cf), 0);
+	/* A killed weftd's temp file goes; a look-alike of someone else stays. */
+	{
+		char stale[200], other[200];
+
+		assert_int_equal(mkdir_p(s->bin_dir), 0);
+		snprintf(stale, sizeof(stale), "%s/.weft.Ab3dE9", s->bin_dir);
+		snprintf(other, sizeof(other), "%s/.weft.keep-me", s->bin_dir);
+		assert_int_equal(file_write_atomic(stale, "x", 1, 0600), 0);
+		assert_int_equal(file_write_atomic(other, "x", 1, 0600), 0);
+		assert_int_equal(cnifiles_activate(cf), 0);
+		assert_int_equal(access(stale, F_OK), -1);
+		assert_int_equal(access(other, F_OK), 0);
+	}
 	/* Written at once, with the exact bytes and modes. */
 	got = slurp(s->conflist);
 	assert_non_null(got);
