@@ -308,8 +308,7 @@ static int set_target(struct cnifile *f, const char *what, const char *dir, cons
 static int load_conflist(struct cnifile *f, const struct cnifiles_config *c, char *err,
 			 size_t errlen)
 {
-	const char *sf = NULL;
-	char why[256];
+	char sf[PATH_MAX], why[256];
 	int ret;
 
 	if (!c->conf_template) {
@@ -324,7 +323,7 @@ static int load_conflist(struct cnifile *f, const struct cnifiles_config *c, cha
 	if (ret < 0)
 		return err_fail(err, errlen, "--cni-conf-template %s: %s", c->conf_template,
 				ret == -EFBIG ? "larger than 64 KiB" : strerror(-ret));
-	if (conflist_check(f->data, f->len, &sf, why, sizeof(why)) < 0)
+	if (conflist_check(f->data, f->len, sf, sizeof(sf), why, sizeof(why)) < 0)
 		return err_fail(err, errlen, "--cni-conf-template %s: %s", c->conf_template, why);
 	if (c->subnet_file && strcmp(sf, c->subnet_file))
 		log_warn("--cni-conf-template %s: the weft plugin reads %s, weftd writes %s",

@@ -90,9 +90,8 @@ static int check_versions(json_t *root, char *err, size_t errlen)
 }
 
 /* plugins[]: objects with a type; exactly one of them weft. */
-static int check_plugins(json_t *root, const char **subnet_file, char *err, size_t errlen)
+static int check_plugins(json_t *root, char *subnet_file, size_t sf_len, char *err, size_t errlen)
 {
-	static char sf[4096];
 	json_t *plugins = json_object_get(root, "plugins"), *p, *t, *f;
 	json_t *weft = NULL;
 	size_t i;
@@ -116,16 +115,14 @@ static int check_plugins(json_t *root, const char **subnet_file, char *err, size
 	f = json_object_get(weft, "subnetFile");
 	if (f && (!json_is_string(f) || !json_string_length(f)))
 		return err_fail(err, errlen, "the weft plugin's \"subnetFile\" is not a path");
-	if (subnet_file) {
-		if (str_copy(sf, sizeof(sf), f ? json_string_value(f) : DEFAULT_SUBNET_FILE) < 0)
-			return err_fail(err, errlen,
-					"the weft plugin's \"subnetFile\" is too long");
-		*subnet_file = sf;
-	}
+	if (subnet_file &&
+	    str_copy(subnet_file, sf_len, f ? json_string_value(f) : DEFAULT_SUBNET_FILE) < 0)
+		return err_fail(err, errlen, "the weft plugin's \"subnetFile\" is too long");
 	return 0;
 }
 
-int conflist_check(const char *text, size_t len, const char **subnet_file, char *err, size_t errlen)
+int conflist_check(const char *text, size_t len, char *subnet_file, size_t sf_len, char *err,
+		   size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root, *name;
@@ -149,7 +146,7 @@ int conflist_check(const char *text, size_t len, const char **subnet_file, char 
 	}
 	ret = check_versions(root, err, errlen);
 	if (!ret)
-		ret = check_plugins(root, subnet_file, err, errlen);
+		ret = check_plugins(root, subnet_file, sf_len, err, errlen);
 cleanup:
 	json_decref(root);
 	return ret;

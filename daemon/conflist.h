@@ -17,10 +17,9 @@ int conflist_build(const char *version, const char *subnet_file, char **out);
 /* Checks that text is a conflist weft can serve: a JSON object with a
  * valid name, a cniVersion the plugin speaks (cniVersions, if present, too),
  * and a plugins array of typed objects holding exactly one weft plugin.
- * On success *subnet_file (may be NULL) points into a static buffer with
- * the weft plugin's subnetFile (its default when absent). -EINVAL with a
- * message in err otherwise. */
-int conflist_check(const char *text, size_t len, const char **subnet_file, char *err,
+ * On success the weft plugin's subnetFile (its default when absent) goes to
+ * subnet_file unless that is NULL. -EINVAL with a message in err otherwise. */
+int conflist_check(const char *text, size_t len, char *subnet_file, size_t sf_len, char *err,
 		   size_t errlen);
 
 #endif

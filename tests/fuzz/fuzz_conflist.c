@@ -9,18 +9,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *sf = NULL;
-	char err[256] = "";
+	char err[256] = "", sf[4096] = "";
 	json_t *root, *plugins, *p;
 	size_t i, wefts = 0;
 	int ret;
 
-	ret = conflist_check((const char *)data, size, &sf, err, sizeof(err));
+	ret = conflist_check((const char *)data, size, sf, sizeof(sf), err, sizeof(err));
 	if (ret) {
 		FUZZ_CHECK(ret == -EINVAL && err[0] != '\0');
 		return 0;
 	}
-	FUZZ_CHECK(sf && sf[0]);
+	FUZZ_CHECK(sf[0]);
 	root = json_loadb((const char *)data, size, 0, NULL);
 	FUZZ_CHECK(json_is_object(root));
 	FUZZ_CHECK(name_ok(json_string_value(json_object_get(root, "name"))));

@@ -26,13 +26,13 @@ static void test_build(void **state)
 	static const char *const vs[] = {"0.3.1", "0.4.0", "1.0.0", "1.1.0"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vs); i++) {
-		const char *sf = NULL;
 		json_t *root, *plugins;
-		char *text = NULL, err[256];
+		char *text = NULL, err[256], sf[256];
 
 		assert_int_equal(conflist_build(vs[i], "/run/x/subnet.env", &text), 0);
 		assert_int_equal(text[strlen(text) - 1], '\n');
-		assert_int_equal(conflist_check(text, strlen(text), &sf, err, sizeof(err)), 0);
+		assert_int_equal(
+			conflist_check(text, strlen(text), sf, sizeof(sf), err, sizeof(err)), 0);
 		assert_string_equal(sf, "/run/x/subnet.env");
 		root = json_loads(text, 0, NULL);
 		assert_non_null(root);
@@ -67,17 +67,19 @@ static void test_build_bad_version(void **state)
 
 static void test_check_accepts(void **state)
 {
-	const char *sf = NULL;
-	char err[256];
+	char err[256], sf[256];
 	const char *weft_alone = "{\"cniVersion\":\"1.1.0\",\"cniVersions\":[\"1.0.0\",\"1.1.0\"],"
 				 "\"name\":\"pods.v1\",\"plugins\":[{\"type\":\"weft\"}]}";
 	const char *chained = "{\"cniVersion\":\"0.3.1\",\"name\":\"cbr0\",\"plugins\":["
 			      "{\"type\":\"tuning\"},{\"type\":\"weft\",\"subnetFile\":\"/s\"},"
 			      "{\"type\":\"portmap\"}],\"disableCheck\":true}";
 
-	assert_int_equal(conflist_check(weft_alone, strlen(weft_alone), &sf, err, sizeof(err)), 0);
+	assert_int_equal(
+		conflist_check(weft_alone, strlen(weft_alone), sf, sizeof(sf), err, sizeof(err)),
+		0);
 	assert_string_equal(sf, "/run/weft/subnet.env"); /* the plugin's default */
-	assert_int_equal(conflist_check(chained, strlen(chained), &sf, err, sizeof(err)), 0);
+	assert_int_equal(conflist_check(chained, strlen(chained), sf, sizeof(sf), err, sizeof(err)),
+			 0);
 	assert_string_equal(sf, "/s");
 }
 
@@ -85,7 +87,7 @@ static void expect_refused(const char *text, const char *needle)
 {
 	char err[256] = "";
 
-	assert_int_equal(conflist_check(text, strlen(text), NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(conflist_check(text, strlen(text), NULL, 0, err, sizeof(err)), -EINVAL);
 	if (!strstr(err, needle))
 		fail_msg("'%s': error '%s' does not mention '%s'", text, err, needle);
 }
