@@ -4,7 +4,7 @@
 # dataplane_common.sh. Not a test itself.
 #
 #   cf_conf N / cf_bin N        node N's conflist and installed plugin paths
-#   cf_args N                   weftd flags for node N's directories
+#   cf_start N [weftd args...]  l_start with node N's CNI directories
 #   cf_any CONF BIN             0 if either file exists (the "nothing written" probe)
 #   cf_list N CMD CID POD [VALID]
 #                               runs node N's written conflist the way libcni does
@@ -19,7 +19,11 @@
 
 cf_conf() { echo "/run/$H_RUN-n$1/net.d/10-weft.conflist"; }
 cf_bin() { echo "/run/$H_RUN-n$1/bin/weft"; }
-cf_args() { echo --cni-conf-dir "/run/$H_RUN-n$1/net.d" --cni-bin-dir "/run/$H_RUN-n$1/bin"; }
+cf_start() {
+	local n=$1
+	shift
+	l_start "$n" --cni-conf-dir "/run/$H_RUN-n$n/net.d" --cni-bin-dir "/run/$H_RUN-n$n/bin" "$@"
+}
 cf_any() { [ -e "$1" ] || [ -e "$2" ] || [ -L "$1" ] || [ -L "$2" ]; }
 cf_ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 

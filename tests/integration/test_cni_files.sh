@@ -24,7 +24,8 @@ mtime_ns() { stat -c %.9Y "$1" | tr -d .; }
 # --- a template that is no conflist of weft's is refused before anything runs
 echo '{"cniVersion":"1.0.0","name":"weft","plugins":[{"type":"bridge"}]}' >"$H_TMP/bad.conflist"
 out=$(ip netns exec "$(h_node_ns 1)" timeout 10 "$WEFT_BIN/weftd" --etcd-endpoints "$H_ETCD_ENDPOINT" \
-	--subnet-file "$(h_subnet_file 1)" $(cf_args 1) --cni-conf-template "$H_TMP/bad.conflist" 2>&1)
+	--subnet-file "$(h_subnet_file 1)" --cni-conf-dir "/run/$H_RUN-n1/net.d" \
+	--cni-bin-dir "/run/$H_RUN-n1/bin" --cni-conf-template "$H_TMP/bad.conflist" 2>&1)
 rc=$?
 h_assert_eq 1 "$rc" "weftd exit status with a bad template"
 grep -q 'bad.conflist: no plugin of type "weft"' <<<"$out" || h_fail "unclear error: $out"
@@ -43,7 +44,7 @@ cf_any "$(cf_conf 1)" "$(cf_bin 1)" && h_fail "files exist before the test wrote
 
 # ... and with etcd down, weftd writes nothing while not ready.
 h_etcd_stop
-l_start 1 $(cf_args 1)
+cf_start 1
 deadline=$((SECONDS + 4))
 while [ "$SECONDS" -lt "$deadline" ]; do
 	cf_any "$(cf_conf 1)" "$(cf_bin 1)" && h_fail "CNI files written while the node is not ready"
@@ -58,7 +59,6 @@ h_log "etcd down for 4 s: no CNI file, no directory"
 # --- etcd back: readiness, then the files
 h_etcd_start
 h_wait_for 30 "node 1 ready" ready 1 || { tail -20 "$H_TMP/n1.log" >&2; h_fail "node 1 not ready"; }
-t_ready=$(date +%s%N)
 h_wait_for 2 "node 1 CNI files after /readyz" test -s "$(cf_conf 1)" -a -s "$(cf_bin 1)" ||
 	h_fail "CNI files not there 2 s after readiness"
 env_ns=$(mtime_ns "$(h_subnet_file 1)")
@@ -111,7 +111,7 @@ sleep 1
 h_assert_eq "$ino" "$(stat -c %i "$(cf_conf 1)")" "conflist inode a second later"
 
 # --- the written conflist gives pods that talk across nodes
-l_start 2 $(cf_args 2)
+cf_start 2
 h_wait_for 30 "node 2 CNI files" test -s "$(cf_conf 2)" -a -s "$(cf_bin 2)" ||
 	h_fail "node 2 wrote no CNI files"
 for n in 1 2; do
@@ -142,7 +142,7 @@ h_log "SIGTERM: conflist and plugin left in place"
 # --- weft alone at 1.1.0 from a template: STATUS and GC through the conflist
 jq -n --arg sf "$(h_subnet_file 1)" '{cniVersion: "1.1.0", name: "weft",
 	plugins: [{type: "weft", subnetFile: $sf}]}' >"$H_TMP/v11.conflist"
-l_start 1 $(cf_args 1) --cni-conf-template "$H_TMP/v11.conflist"
+cf_start 1 --cni-conf-template "$H_TMP/v11.conflist"
 h_wait_for 15 "node 1 ready again" ready 1 || h_fail "node 1 not ready after restart"
 h_wait_for 2 "node 1 conflist from the template" cmp -s "$H_TMP/v11.conflist" "$(cf_conf 1)" ||
 	h_fail "template not written"

@@ -20,7 +20,7 @@ h_node_add 1
 h_node_add 2
 h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 for n in 1 2; do
-	l_start "$n" $(cf_args "$n")
+	cf_start "$n"
 done
 for n in 1 2; do
 	h_wait_for 30 "node $n CNI files" test -s "$(cf_conf "$n")" -a -s "$(cf_bin "$n")" ||

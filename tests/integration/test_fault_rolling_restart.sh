@@ -21,7 +21,7 @@ ready() { ip netns exec "$(h_node_ns "$1")" curl -sf --max-time 1 http://127.0.0
 files_id() { stat -c '%i %Y' "$(cf_conf "$1")" "$(cf_bin "$1")" | tr '\n' ' '; }
 
 for n in 1 2 3; do
-	l_start "$n" $(cf_args "$n")
+	cf_start "$n"
 done
 for n in 1 2 3; do
 	h_wait_for 30 "node $n CNI files" test -s "$(cf_conf "$n")" -a -s "$(cf_bin "$n")" ||
@@ -53,7 +53,7 @@ sleep 1
 for n in 1 2 3; do
 	t0=$(date +%s%N)
 	l_stop "$n"
-	l_start "$n" $(cf_args "$n")
+	cf_start "$n"
 	h_wait_for 15 "node $n ready after SIGTERM and restart" ready "$n" ||
 		{ tail -20 "$H_TMP/n$n.log" >&2; h_fail "node $n not ready after restart"; }
 	h_log "node $n: stop to ready in $(cf_ms_since "$t0") ms"
