@@ -187,8 +187,12 @@ static int sync_file(struct cnifiles *cf, struct cnifile *f)
 			return -errno;
 		remove_stale_temps(f);
 	}
-	if (file_matches(f))
+	if (file_matches(f)) {
+		/* A restarted weftd finds its predecessor's files: say so once. */
+		if (!f->written)
+			log_info("%s %s already in place", f->what, f->path);
 		goto done;
+	}
 	ret = install(f);
 	if (ret < 0)
 		return ret;

@@ -3,7 +3,8 @@
 # turn weftd gets SIGTERM, a new weftd starts and the next node waits until
 # it is ready. Pods made through the conflist weftd wrote ping each other in
 # a ring every 10 ms throughout: no reply is lost. The CNI files weftd owns
-# are neither removed by the exit nor rewritten by the new weftd.
+# are neither removed by the exit nor rewritten by the new weftd, which
+# keeps them from then on.
 # labels: fault;cni
 # timeout: 240
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -69,6 +70,13 @@ for n in 1 2 3; do
 	# Same inode and time stamp: still the first weftd's files, untouched.
 	h_assert_eq "${FILES[$n]}" "$(files_id "$n")" "node $n CNI files (inode, mtime)"
 	cmp -s "$WEFT_BIN/weft" "$(cf_bin "$n")" || h_fail "node $n plugin changed"
+	# ... because the new weftd found them right (only its log tells), and it
+	# owns them: a deleted conflist comes back.
+	grep -q "CNI config $(cf_conf "$n") already in place" "$H_TMP/n$n.log" ||
+		h_fail "node $n: the new weftd did not check its CNI files"
+	rm "$(cf_conf "$n")"
+	h_wait_for 2 "node $n conflist restored by the new weftd" test -s "$(cf_conf "$n")" ||
+		h_fail "node $n: the new weftd does not keep its conflist"
 done
 f_mesh_exact 3 || h_fail "kernel entries after the restarts are not exact"
 for n in 1 2 3; do
