@@ -103,6 +103,13 @@ static void dp_metrics(void *arg, struct metrics_buf *m)
 			(double)vs.event_overflows);
 }
 
+/* Readiness may have changed: systemd and weftd's glue hear of it. */
+static void check_ready(struct dataplane *dp)
+{
+	if (health_check_ready(dp->health) && dp->c.node_ready)
+		dp->c.node_ready(dp->c.data);
+}
+
 static void on_health_fd(void *data, int fd, uint32_t events)
 {
 	struct dataplane *dp = data;
@@ -134,7 +141,7 @@ static void do_reconcile(void *data)
 		log_info("%s programmed", vxlan_ifname(dp->vx));
 		if (dp->c.device_ready)
 			dp->c.device_ready(dp->c.data);
-		health_check_ready(dp->health);
+		check_ready(dp);
 	}
 	if (ret < 0) {
 		if (log_ratelimit_ok(&dp->rl))
@@ -210,7 +217,7 @@ static void on_tick(void *data)
 	int ret;
 
 	health_run(dp->health);
-	health_check_ready(dp->health);
+	check_ready(dp);
 	if (!dp->vx)
 		return;
 	arm_reconcile(dp, 0);
@@ -218,6 +225,7 @@ static void on_tick(void *data)
 		ret = apply_nft(dp);
 		if (ret < 0 && log_ratelimit_ok(&dp->rl))
 			log_err("nftables table ip weft: %s", strerror(-ret));
+		check_ready(dp);
 	}
 }
 
@@ -387,7 +395,7 @@ bool dp_device_ready(const struct dataplane *dp)
 void dp_subnet_env_written(struct dataplane *dp)
 {
 	dp->env_written = true;
-	health_check_ready(dp->health);
+	check_ready(dp);
 }
 
 /* ------------------------------------------------------------ lifecycle */

@@ -31,6 +31,9 @@ struct dp_config {
 	/* Called when the VXLAN device becomes usable after a failed attempt,
 	 * so subnet.env, which promises a working node, can follow. */
 	void (*device_ready)(void *data);
+	/* Called whenever readiness is evaluated and holds (lease, device,
+	 * rules, subnet.env): may be called many times. */
+	void (*node_ready)(void *data);
 	void *data;
 };
 

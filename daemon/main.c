@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/cnifiles.h"
 #include "daemon/dataplane.h"
 #include "daemon/loop.h"
 #include "daemon/options.h"
@@ -42,6 +43,7 @@ struct weftd {
 	struct etcd_client *etcd;
 	struct leasemgr *lm;
 	struct dataplane *dp;
+	struct cnifiles *cni;
 	struct loop_timer *t_subnet_env;
 	char iface[IF_NAMESIZE];
 	uint32_t public_ip;
@@ -239,6 +241,16 @@ static void write_subnet_env(void *data)
 	dp_subnet_env_written(d->dp);
 	ip4_format_net(&env.subnet, s);
 	log_info("wrote %s (FLANNEL_SUBNET=%s FLANNEL_MTU=%u)", d->opt.subnet_file, s, env.mtu);
+}
+
+/* The node is ready for pods: the runtime may now see weft's CNI files. */
+static void on_node_ready(void *data)
+{
+	struct weftd *d = data;
+	int ret = cnifiles_activate(d->cni);
+
+	if (ret < 0)
+		log_err("cannot watch the CNI files: %s", strerror(-ret));
 }
 
 /* ----------------------------------------------------- lease callbacks */
@@ -445,6 +457,7 @@ static int run(struct weftd *d)
 		.on_peers_synced = on_peers_synced,
 		.on_fatal = on_fatal,
 	};
+	char err[512];
 	int ret;
 
 	lc.has_prev_subnet = previous_subnet(o->subnet_file, &lc.prev_subnet);
@@ -454,6 +467,18 @@ static int run(struct weftd *d)
 		return 1;
 	}
 	loop_on_signal(d->loop, on_signal, d);
+	ret = cnifiles_new(&(struct cnifiles_config){.loop = d->loop,
+						     .conf_dir = o->cni_conf_dir,
+						     .conf_template = o->cni_conf_template,
+						     .cni_version = o->cni_version,
+						     .subnet_file = o->subnet_file,
+						     .bin_dir = o->cni_bin_dir,
+						     .plugin = o->cni_plugin},
+			   &d->cni, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	ret = etcd_client_new(&ec, &d->etcd);
 	if (ret < 0) {
 		log_err("cannot create the etcd client: %s", strerror(-ret));
@@ -473,6 +498,7 @@ static int run(struct weftd *d)
 					 .public_ip = d->public_ip,
 					 .underlay_mtu = d->underlay_mtu,
 					 .device_ready = write_subnet_env,
+					 .node_ready = on_node_ready,
 					 .data = d},
 		     &d->dp);
 	if (ret >= 0)
@@ -494,6 +520,7 @@ out:
 	/* Manager first: it owns timers of the client. No dispatch in between. */
 	leasemgr_free(d->lm);
 	dp_free(d->dp);
+	cnifiles_free(d->cni);
 	loop_timer_free(d->t_subnet_env);
 	if (d->etcd)
 		loop_del_fd(d->loop, etcd_client_fd(d->etcd));

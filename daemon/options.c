@@ -54,6 +54,16 @@ static const struct opt_desc opts[] = {
 	 "where to write subnet.env for the CNI plugin"},
 	{"ip-masq", T_BOOL, OFF(ip_masq), "false", NULL,
 	 "masquerade pod traffic leaving the overlay network"},
+	{"cni-conf-dir", T_STR, OFF(cni_conf_dir), NULL, "DIR",
+	 "once the node is ready, keep DIR/10-weft.conflist there"},
+	{"cni-conf-template", T_STR, OFF(cni_conf_template), NULL, "FILE",
+	 "conflist to write (default: built-in weft + portmap list)"},
+	{"cni-version", T_STR, OFF(cni_version), "1.0.0", "VERSION",
+	 "cniVersion of the built-in conflist: 0.3.1, 0.4.0, 1.0.0 or 1.1.0"},
+	{"cni-bin-dir", T_STR, OFF(cni_bin_dir), NULL, "DIR",
+	 "once the node is ready, keep the CNI plugin there as DIR/weft"},
+	{"cni-plugin", T_STR, OFF(cni_plugin), NULL, "FILE",
+	 "plugin to install (default: the weft next to weftd)"},
 	{"lease-ttl", T_U64, OFF(lease_ttl), "86400", "SECONDS", "TTL of the etcd subnet lease"},
 	{"health-addr", T_STR, OFF(health_addr), "127.0.0.1:9872", "ADDR:PORT",
 	 "listen address of /healthz, /readyz and /metrics"},
@@ -207,6 +217,37 @@ out:
 	return ret;
 }
 
+/* The versions the weft plugin speaks that a conflist may carry. */
+static const char *const cni_versions[] = {"0.3.1", "0.4.0", "1.0.0", "1.1.0"};
+
+static int validate_cni(const struct weftd_options *o, char *err, size_t errlen)
+{
+	const struct {
+		const char *name, *val;
+	} paths[] = {
+		{"--cni-conf-dir", o->cni_conf_dir},
+		{"--cni-conf-template", o->cni_conf_template},
+		{"--cni-bin-dir", o->cni_bin_dir},
+		{"--cni-plugin", o->cni_plugin},
+	};
+	bool known = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		if (paths[i].val && !paths[i].val[0])
+			return err_fail(err, errlen, "%s: empty", paths[i].name);
+	if (o->cni_conf_template && !o->cni_conf_dir)
+		return err_fail(err, errlen, "--cni-conf-template needs --cni-conf-dir");
+	if (o->cni_plugin && !o->cni_bin_dir)
+		return err_fail(err, errlen, "--cni-plugin needs --cni-bin-dir");
+	for (size_t i = 0; i < ARRAY_SIZE(cni_versions); i++)
+		known |= !strcmp(o->cni_version, cni_versions[i]);
+	if (!known)
+		return err_fail(err, errlen,
+				"--cni-version: '%s' is not 0.3.1, 0.4.0, 1.0.0 or 1.1.0",
+				o->cni_version);
+	return 0;
+}
+
 static int validate(struct weftd_options *o, char *err, size_t errlen)
 {
 	uint32_t a;
@@ -239,6 +280,8 @@ static int validate(struct weftd_options *o, char *err, size_t errlen)
 		snprintf(err, errlen, "--subnet-file: empty");
 		return -EINVAL;
 	}
+	if (validate_cni(o, err, errlen) < 0)
+		return -EINVAL;
 	colon = strrchr(o->health_addr, ':');
 	if (!colon || colon == o->health_addr || parse_u64(colon + 1, 0, 65535, &port) < 0) {
 		snprintf(err, errlen, "--health-addr: '%s' is not ADDR:PORT", o->health_addr);

@@ -32,6 +32,8 @@ struct weftd_options {
 	char *public_ip;
 	char *subnet_file;
 	bool ip_masq;
+	char *cni_conf_dir, *cni_conf_template, *cni_version;
+	char *cni_bin_dir, *cni_plugin;
 	uint64_t lease_ttl;
 	char *health_addr;
 	enum log_level log_level;

@@ -46,6 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!o.etcd_certfile == !o.etcd_keyfile);
 		FUZZ_CHECK(!o.etcd_username == !o.etcd_password_file);
 		FUZZ_CHECK(o.lease_ttl >= 2 && o.lease_ttl <= LEASE_TTL_MAX);
+		FUZZ_CHECK(!o.cni_conf_template || o.cni_conf_dir);
+		FUZZ_CHECK(!o.cni_plugin || o.cni_bin_dir);
+		FUZZ_CHECK(!o.cni_conf_dir || o.cni_conf_dir[0]);
+		FUZZ_CHECK(!o.cni_bin_dir || o.cni_bin_dir[0]);
+		FUZZ_CHECK(!strcmp(o.cni_version, "0.3.1") || !strcmp(o.cni_version, "0.4.0") ||
+			   !strcmp(o.cni_version, "1.0.0") || !strcmp(o.cni_version, "1.1.0"));
 		FUZZ_CHECK(o.log_level == WLOG_ERR || o.log_level == WLOG_WARN ||
 			   o.log_level == WLOG_INFO || o.log_level == WLOG_DEBUG);
 	}

@@ -45,6 +45,12 @@ static void test_defaults(void **state)
 	assert_null(o.iface);
 	assert_null(o.public_ip);
 	assert_null(o.net_config_file);
+	/* No CNI files unless asked for; the built-in list speaks 1.0.0. */
+	assert_null(o.cni_conf_dir);
+	assert_null(o.cni_conf_template);
+	assert_null(o.cni_bin_dir);
+	assert_null(o.cni_plugin);
+	assert_string_equal(o.cni_version, "1.0.0");
 	options_free(&o);
 }
 
@@ -121,6 +127,44 @@ static void test_env_and_precedence(void **state)
 	}
 }
 
+static void test_cni_options(void **state)
+{
+	char *env[] = {"WEFTD_CNI_CONF_DIR=/env/net.d", "WEFTD_CNI_CONF_TEMPLATE=/env/t.conflist",
+		       "WEFTD_CNI_VERSION=0.4.0",	"WEFTD_CNI_BIN_DIR=/env/bin",
+		       "WEFTD_CNI_PLUGIN=/env/weft",	NULL};
+	struct weftd_options o;
+	char err[512];
+
+	assert_int_equal(parse(&o, NULL, err, "--cni-conf-dir", "/etc/cni/net.d",
+			       "--cni-conf-template=/t.conflist", "--cni-version", "1.1.0",
+			       "--cni-bin-dir", "/opt/cni/bin", "--cni-plugin", "/usr/lib/weft",
+			       NULL),
+			 0);
+	assert_string_equal(o.cni_conf_dir, "/etc/cni/net.d");
+	assert_string_equal(o.cni_conf_template, "/t.conflist");
+	assert_string_equal(o.cni_version, "1.1.0");
+	assert_string_equal(o.cni_bin_dir, "/opt/cni/bin");
+	assert_string_equal(o.cni_plugin, "/usr/lib/weft");
+	options_free(&o);
+
+	/* Each from the environment; a flag wins over its variable. */
+	assert_int_equal(parse(&o, env, err, "--cni-bin-dir", "/flag/bin", NULL), 0);
+	assert_string_equal(o.cni_conf_dir, "/env/net.d");
+	assert_string_equal(o.cni_conf_template, "/env/t.conflist");
+	assert_string_equal(o.cni_version, "0.4.0");
+	assert_string_equal(o.cni_bin_dir, "/flag/bin");
+	assert_string_equal(o.cni_plugin, "/env/weft");
+	options_free(&o);
+
+	for (int i = 0; i < 3; i++) {
+		static const char *ok[] = {"0.3.1", "0.4.0", "1.0.0"};
+
+		assert_int_equal(parse(&o, NULL, err, "--cni-version", ok[i], NULL), 0);
+		assert_string_equal(o.cni_version, ok[i]);
+		options_free(&o);
+	}
+}
+
 static void test_actions(void **state)
 {
 	struct weftd_options o;
@@ -157,6 +201,7 @@ static void test_errors(void **state)
 {
 	char *bad_bool[] = {"WEFTD_IP_MASQ=yes", NULL};
 	char *bad_ttl[] = {"WEFTD_LEASE_TTL=1", NULL};
+	char *bad_version[] = {"WEFTD_CNI_VERSION=1.0", NULL};
 
 	expect_error(NULL, "unknown option '--bogus'", "--bogus", NULL);
 	expect_error(NULL, "unexpected argument 'x'", "x", NULL);
@@ -177,6 +222,18 @@ static void test_errors(void **state)
 	expect_error(NULL, "--health-addr", "--health-addr", "9872", NULL);
 	expect_error(NULL, "--health-addr", "--health-addr", "127.0.0.1:70000", NULL);
 	expect_error(NULL, "--subnet-file: empty", "--subnet-file", "", NULL);
+	expect_error(NULL, "--cni-conf-dir: empty", "--cni-conf-dir", "", NULL);
+	expect_error(NULL, "--cni-bin-dir: empty", "--cni-bin-dir", "", NULL);
+	expect_error(NULL, "--cni-conf-template: empty", "--cni-conf-dir", "/d",
+		     "--cni-conf-template", "", NULL);
+	expect_error(NULL, "--cni-plugin: empty", "--cni-bin-dir", "/d", "--cni-plugin", "", NULL);
+	expect_error(NULL, "--cni-conf-template needs --cni-conf-dir", "--cni-conf-template", "/t",
+		     NULL);
+	expect_error(NULL, "--cni-plugin needs --cni-bin-dir", "--cni-plugin", "/p", NULL);
+	expect_error(NULL, "--cni-version: '1.2.0'", "--cni-version", "1.2.0", NULL);
+	expect_error(NULL, "--cni-version: '0.2.0'", "--cni-version", "0.2.0", NULL);
+	expect_error(NULL, "--cni-version: ''", "--cni-version", "", NULL);
+	expect_error(bad_version, "--cni-version: '1.0'", NULL);
 	expect_error(bad_bool, "WEFTD_IP_MASQ: 'yes'", NULL);
 	expect_error(bad_ttl, "WEFTD_LEASE_TTL: '1'", NULL);
 }
@@ -237,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_env_and_precedence),
+		cmocka_unit_test(test_cni_options),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_usage_lists_every_option),
