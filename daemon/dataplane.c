@@ -60,6 +60,25 @@ static bool dp_ready(void *arg, char *why, size_t len)
 	return false;
 }
 
+/* Peer leases skipped by the acceptance rules, by rule. */
+static void dp_metrics_rejected(struct metrics_buf *m, const struct leasemgr_status *ls)
+{
+	char label[64];
+
+	metrics_family(m, "weft_leases_rejected_total", "counter",
+		       "Peer lease values skipped by the acceptance rules, by rule.");
+	for (int v = PEER_ACCEPTED + 1; v < PEER_VERDICTS; v++) {
+		snprintf(label, sizeof(label), "reason=\"%s\"", peer_verdict_name(v));
+		metrics_sample(m, "weft_leases_rejected_total", label,
+			       (double)ls->leases_rejected_total[v]);
+	}
+	metrics_family(m, "weft_leases_rejected", "gauge", "Peer lease keys skipped now, by rule.");
+	for (int v = PEER_ACCEPTED + 1; v < PEER_VERDICTS; v++) {
+		snprintf(label, sizeof(label), "reason=\"%s\"", peer_verdict_name(v));
+		metrics_sample(m, "weft_leases_rejected", label, (double)ls->leases_rejected[v]);
+	}
+}
+
 static void dp_metrics(void *arg, struct metrics_buf *m)
 {
 	struct dataplane *dp = arg;
@@ -101,6 +120,10 @@ static void dp_metrics(void *arg, struct metrics_buf *m)
 	metrics_counter(m, "weft_netlink_event_overflows_total",
 			"Netlink event queue overflows (each forces a reconcile).",
 			(double)vs.event_overflows);
+	metrics_gauge(m, "weft_routes_blocked",
+		      "Peer routes not installed because a route weft does not own is in the way.",
+		      vs.routes_blocked);
+	dp_metrics_rejected(m, &ls);
 }
 
 static void on_health_fd(void *data, int fd, uint32_t events)
