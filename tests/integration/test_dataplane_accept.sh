@@ -73,10 +73,10 @@ done
 # a dual-stack key naming the own subnet
 h_etcdctl put "$S/$own.0-24&fd00:10:244:99::-64" "$(value 198.18.0.66 02:ab:00:00:01:01)" >/dev/null
 sentinel 2
-no_route "$own.0/24" || h_fail "defect 2: a key naming the own subnet routed it into the overlay"
 for net in "${bad2[@]}"; do
 	no_route "$net" || h_fail "defect 2: lease $net programmed: $(ip -n "$ns1" route show "$net")"
 done
+no_route "$own.0/24" || h_fail "defect 2: a key naming the own subnet routed it into the overlay"
 ip -n "$ns1" neigh show dev weft.1 | h_grep "^$own\." && h_fail "defect 2: neighbour in own subnet"
 for net in "${bad2[@]}"; do
 	h_etcdctl del "$S/${net/\//-}" >/dev/null
@@ -85,19 +85,23 @@ h_etcdctl del "$S/$own.0-24&fd00:10:244:99::-64" "$S/10.244.252.0-24" >/dev/null
 h_log "defect 2: no lease outside the network or in the own subnet programmed"
 fi
 
-# --- defect 3: prefix aliases of a live peer (another length, a dual-stack key)
+# --- defect 3: prefix aliases of a live peer: another length, then a
+# dual-stack key of the same subnet (node 2 must neither lose its entries
+# on node 1 nor its own lease)
 if want 3; then
-h_etcdctl put "$S/$peer.0-25" "$(value 198.18.0.68 02:ab:00:00:03:01)" >/dev/null
-h_etcdctl put "$S/$peer.0-24&fd00:10:244:98::-64" "$(value 198.18.0.68 02:ab:00:00:03:01)" >/dev/null
-sentinel 3
-d_has_peer 1 2 || h_fail "defect 3: the alias $peer.0/25 replaced node 2's entries"
-h_etcdctl del "$S/$peer.0-25" >/dev/null
-h_etcdctl del "$S/$peer.0-24&fd00:10:244:98::-64" >/dev/null
-h_etcdctl del "$S/10.244.253.0-24" >/dev/null
-h_wait_for 5 "sentinel 3 removed" no_route 10.244.253.0/24 || h_fail "sentinel 3 stays"
-d_has_peer 1 2 || h_fail "defect 3: deleting the alias $peer.0/25 removed node 2's entries"
-sleep 2 # a periodic reconcile cannot hide a removal either way
-d_has_peer 1 2 || h_fail "defect 3: node 2's entries gone after the alias was deleted"
+peer_env=$(l_env_subnet 2)
+peer_ok() { d_has_peer 1 2 && [ "$(l_env_subnet 2)" = "$peer_env" ]; }
+for alias in "$S/$peer.0-25" "$S/$peer.0-24&fd00:10:244:98::-64"; do
+	h_etcdctl put "$alias" "$(value 198.18.0.68 02:ab:00:00:03:01)" >/dev/null
+	sentinel 3
+	peer_ok || h_fail "defect 3: the alias $alias replaced node 2's entries (node 2: $(l_env_subnet 2))"
+	h_etcdctl del "$alias" >/dev/null
+	h_etcdctl del "$S/10.244.253.0-24" >/dev/null
+	h_wait_for 5 "sentinel 3 removed" no_route 10.244.253.0/24 || h_fail "sentinel 3 stays"
+	peer_ok || h_fail "defect 3: deleting the alias $alias removed node 2's entries"
+	sleep 1 # a periodic reconcile cannot hide a removal either way
+	peer_ok || h_fail "defect 3: node 2's entries gone after the alias $alias was deleted"
+done
 h_log "defect 3: node 2 kept its entries"
 fi
 
