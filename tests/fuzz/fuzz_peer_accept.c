@@ -36,7 +36,8 @@ static void decode(const uint8_t *r, struct peer_cand *c)
 	if (r[0] & 1)
 		c->subnet.addr = 0x0af40000u | (uint32_t)r[3] << 8 | r[4];
 	else
-		c->subnet.addr = (uint32_t)r[1] << 24 | (uint32_t)r[2] << 16 | (uint32_t)r[3] << 8 | r[4];
+		c->subnet.addr =
+			(uint32_t)r[1] << 24 | (uint32_t)r[2] << 16 | (uint32_t)r[3] << 8 | r[4];
 	c->subnet.prefix = (uint8_t)(r[5] % 33);
 	c->subnet = ip4_net_canonical(&c->subnet);
 	c->decoded = !(r[0] & 2);
@@ -99,7 +100,8 @@ static void check_set(const struct peer_accept_ctx *ctx, const struct peer_cand 
 		if (v[i] == PEER_ACCEPTED)
 			check_accepted(ctx, &c[i]);
 		for (size_t j = 0; j < n; j++) {
-			if (j == i || v[j] != PEER_ACCEPTED || !ip4_net_overlaps(&c[i].subnet, &c[j].subnet))
+			if (j == i || v[j] != PEER_ACCEPTED ||
+			    !ip4_net_overlaps(&c[i].subnet, &c[j].subnet))
 				continue;
 			/* Two accepted leases never overlap. */
 			FUZZ_CHECK(v[i] != PEER_ACCEPTED);
@@ -136,7 +138,8 @@ static void check_pick(const struct netconf *nc, const struct peer_cand *c, size
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char json[] = "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}";
+	static const char json[] =
+		"{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}";
 	static struct peer_cand c[MAX_CAND], rev[MAX_CAND];
 	static enum peer_verdict v[MAX_CAND], w[MAX_CAND];
 	struct peer_accept_ctx ctx;
