@@ -352,15 +352,11 @@ static void judge(struct leasemgr *m, struct entry *e, enum peer_verdict v,
 static struct entry *judge_subnet(struct leasemgr *m, size_t lo, size_t hi)
 {
 	struct peer_accept_ctx ctx = {&m->nc, m->public_ip, m->held, m->own};
-	struct peer_cand cbuf[4], *c = cbuf;
-	enum peer_verdict vbuf[4], *v = vbuf;
+	struct peer_cand *c = malloc((hi - lo + 1) * sizeof(*c));
+	enum peer_verdict *v = malloc((hi - lo + 1) * sizeof(*v));
 	struct entry *winner = NULL;
 	size_t n = 0;
 
-	if (hi - lo > 4) {
-		c = malloc((hi - lo) * sizeof(*c));
-		v = malloc((hi - lo) * sizeof(*v));
-	}
 	for (size_t i = lo; i < hi && c && v; i++) {
 		struct entry *e = &m->map[i];
 
@@ -382,10 +378,8 @@ static struct entry *judge_subnet(struct leasemgr *m, size_t lo, size_t hi)
 		if (!is_own(m, &m->map[i]))
 			judge(m, &m->map[i], v[j++], winner);
 cleanup:
-	if (c != cbuf)
-		free(c);
-	if (v != vbuf)
-		free(v);
+	free(c);
+	free(v);
 	return winner;
 }
 
