@@ -132,29 +132,35 @@ declare -A hostile=(
 )
 [ "${#hostile[@]}" -ge 30 ] || h_fail "only ${#hostile[@]} hostile keys"
 sleep 1 # pings under way before the first write
-# etcdctl VERB KEYS...: one etcdctl per key, ten at a time (an etcdctl
-# takes a while to start); after each ten, the tables are checked.
-etcdctl_all() {
-	local verb=$1 i=0 k pids=()
+# hostile_all put|del KEYS...: writes or deletes the keys through etcd's
+# JSON gateway, ten requests at a time (each waits for etcd's disk, and
+# concurrent ones share a sync); after every ten the tables are checked.
+b64() { printf '%s' "$1" | base64 -w0; }
+hostile_all() {
+	local verb=$1 i=0 k body url pid pids=()
 	shift
 	for k in "$@"; do
 		if [ "$verb" = put ]; then
-			h_etcdctl put -- "$S/$k" "${hostile[$k]}" >/dev/null &
+			url=/v3/kv/put
+			body="{\"key\":\"$(b64 "$S/$k")\",\"value\":\"$(b64 "${hostile[$k]}")\"}"
 		else
-			h_etcdctl del -- "$S/$k" >/dev/null &
+			url=/v3/kv/deleterange
+			body="{\"key\":\"$(b64 "$S/$k")\"}"
 		fi
+		ip netns exec "$H_RUN-etcd" curl -sf --max-time 10 -o /dev/null \
+			"http://127.0.0.1:2379$url" -d "$body" &
 		pids+=($!)
 		i=$((i + 1))
 		if [ $((i % 10)) = 0 ] || [ "$i" = $# ]; then
-			for k in "${pids[@]}"; do
-				wait "$k" || h_fail "etcdctl $verb failed"
+			for pid in "${pids[@]}"; do
+				wait "$pid" || h_fail "a hostile $verb failed"
 			done
 			pids=()
 			same_tables "after $i hostile ${verb}s"
 		fi
 	done
 }
-etcdctl_all put "${!hostile[@]}"
+hostile_all put "${!hostile[@]}"
 h_log "${#hostile[@]} hostile keys written"
 # A valid lease written last: once both nodes have it, every hostile key
 # before it was handled (watch events arrive in order).
@@ -173,7 +179,7 @@ for r in outside length own_subnet conflict own_ip public_ip mac vni backend val
 done
 d_metrics 1 | grep '^weft_leases_rejected' >&2
 
-etcdctl_all del "${!hostile[@]}"
+hostile_all del "${!hostile[@]}"
 h_etcdctl del "$S/10.244.250.0-24" >/dev/null
 for n in 1 2; do
 	h_wait_for 5 "node $n: weft's routes as before" \
