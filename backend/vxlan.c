@@ -804,6 +804,13 @@ static void peer_applied(struct peer *p)
 
 static void rc_reset(struct vxlan *v);
 
+static void block_route(struct vxlan *v, struct peer *p, bool blocked)
+{
+	if (blocked && !p->route_blocked)
+		v->st.routes_blocked_total++;
+	p->route_blocked = blocked;
+}
+
 /* Reconcile scratch from one route of the main table. */
 static void route_seen(struct vxlan *v, const struct nl_route *r)
 {
@@ -848,7 +855,7 @@ static int routes_resolve(struct vxlan *v, struct opvec *ops, unsigned *failed)
 
 		if (op->kind != OP_ROUTE_SET || !op->failed || op->err != -EEXIST || !op->p)
 			continue;
-		op->p->route_blocked = op->p->seen_foreign;
+		block_route(v, op->p, op->p->seen_foreign);
 		if (op->p->seen_foreign) {
 			op->failed = false;
 			continue;
@@ -1026,7 +1033,7 @@ static int rc_route_op(struct vxlan *v, struct peer *p, struct opvec *ops)
 {
 	struct op *op;
 
-	p->route_blocked = p->seen_foreign;
+	block_route(v, p, p->seen_foreign);
 	if (p->seen_foreign) {
 		p->route_ok = false;
 		if (!p->seen_route && !p->seen_own_route)
@@ -1297,4 +1304,15 @@ void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out)
 			out->routes_blocked += p->route_blocked;
 		}
 	}
+}
+
+unsigned vxlan_blocked(const struct vxlan *v, struct ip4_net *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < v->nbuckets; i++)
+		for (const struct peer *p = v->by_subnet[i]; p; p = p->next)
+			if (p->wanted && p->route_blocked && n++ < max)
+				out[n - 1] = p->want.subnet;
+	return n;
 }

@@ -66,6 +66,7 @@ struct vxlan_stats {
 	uint64_t netlink_errors;   /* failed requests */
 	uint64_t device_creations; /* includes the first one */
 	uint64_t event_overflows;
+	uint64_t routes_blocked_total; /* times a peer's route was found blocked */
 };
 
 /* Opens the netlink sockets in the caller's namespace; does not touch the
@@ -100,5 +101,8 @@ int vxlan_event_fd(const struct vxlan *v);
 int vxlan_handle_events(struct vxlan *v);
 
 void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out);
+/* Subnets of up to max peers whose route a route weft does not own keeps
+ * out; returns how many such peers there are. */
+unsigned vxlan_blocked(const struct vxlan *v, struct ip4_net *out, unsigned max);
 
 #endif

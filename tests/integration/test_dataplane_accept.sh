@@ -144,6 +144,7 @@ h_etcdctl put "$S/10.244.240.0-24" "$(value 198.18.0.90 02:ab:00:00:09:01)" >/de
 sentinel 5
 h_wait_for 5 "blocked route reported" sh -c "[ \"\$(ip netns exec $ns1 curl -sf http://127.0.0.1:9872/metrics |
 	awk '\$1 == \"weft_routes_blocked\" {print \$2}')\" = 1 ]" || h_fail "blocked route not reported"
+l_wait_log 1 5 'peer route 10.244.240.0/24 not installed' || h_fail "blocked route not logged"
 ip -n "$ns1" route show 10.244.240.0/24 | h_grep -x '10.244.240.0/24 dev eth0 proto static scope link ' ||
 	h_fail "the foreign route was replaced: $(ip -n "$ns1" route show 10.244.240.0/24)"
 h_etcdctl del "$S/10.244.240.0-24" >/dev/null
