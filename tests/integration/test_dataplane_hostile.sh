@@ -61,7 +61,8 @@ ping_start() {
 }
 for p in "$H_RUN-n1-p1 $c_ip" "$H_RUN-n1-p1 $b_ip" "$H_RUN-n2-p1 $a_ip"; do
 	read -r ns ip <<<"$p"
-	ip netns exec "$ns" ping -q -c 1 -W 2 "$ip" >/dev/null || h_fail "probe: $ns cannot reach $ip"
+	h_wait_for 5 "$ns reaches $ip" ip netns exec "$ns" ping -q -c 1 -W 1 "$ip" ||
+		h_fail "probe: $ns cannot reach $ip"
 done
 ping_start cross "$H_RUN-n1-p1" "$c_ip"
 ping_start local "$H_RUN-n1-p2" "$a_ip"
@@ -133,8 +134,8 @@ declare -A hostile=(
 [ "${#hostile[@]}" -ge 30 ] || h_fail "only ${#hostile[@]} hostile keys"
 sleep 1 # pings under way before the first write
 # hostile_all put|del KEYS...: writes or deletes the keys through etcd's
-# JSON gateway, ten requests at a time (each waits for etcd's disk, and
-# concurrent ones share a sync); after every ten the tables are checked.
+# JSON gateway, twenty requests at a time (each waits for etcd's disk, and
+# concurrent ones share a sync); after every twenty the tables are checked.
 b64() { printf '%s' "$1" | base64 -w0; }
 hostile_all() {
 	local verb=$1 i=0 k body url pid pids=()
@@ -151,7 +152,7 @@ hostile_all() {
 			"http://127.0.0.1:2379$url" -d "$body" &
 		pids+=($!)
 		i=$((i + 1))
-		if [ $((i % 10)) = 0 ] || [ "$i" = $# ]; then
+		if [ $((i % 20)) = 0 ] || [ "$i" = $# ]; then
 			for pid in "${pids[@]}"; do
 				wait "$pid" || h_fail "a hostile $verb failed"
 			done
@@ -171,8 +172,8 @@ for n in 1 2; do
 		h_fail "node $n never programmed the marker"
 done
 same_tables "all hostile keys present"
-sleep 2 # a few reconcile rounds with everything in place
-same_tables "hostile keys present for 2 s"
+sleep 1 # reconcile rounds with everything in place
+same_tables "hostile keys present for 1 s"
 for r in outside length own_subnet conflict own_ip public_ip mac vni backend value; do
 	got=$(d_metric 1 "weft_leases_rejected_total{reason=\"$r\"}")
 	[ "${got:-0}" -gt 0 ] || h_fail "node 1: rejections for $r not counted (${got:-absent})"
@@ -186,7 +187,7 @@ for n in 1 2; do
 		sh -c "ip -n $(h_node_ns "$n") route show proto 87 | cmp -s - $H_TMP/weft-$n.before" ||
 		h_fail "node $n: weft's routes differ after the deletions: $(weft_routes "$n")"
 done
-sleep 2
+sleep 1 # a reconcile round after the last deletion
 same_tables "hostile keys deleted"
 for n in 1 2; do
 	for kind in neigh fdb route; do
