@@ -42,8 +42,10 @@ struct peer {
 	struct vxlan_peer applied;
 	bool applied_direct;
 	bool neigh_ok, fdb_ok, route_ok;
-	/* Reconcile scratch. */
-	bool seen_neigh, seen_fdb, seen_route;
+	/* A route weft does not own holds the destination: ours stays out. */
+	bool route_blocked;
+	/* Reconcile scratch: seen_own_route is an own route that differs. */
+	bool seen_neigh, seen_fdb, seen_route, seen_own_route, seen_foreign;
 };
 
 struct vxlan {
@@ -75,6 +77,8 @@ enum op_kind {
 struct op {
 	uint8_t kind;
 	bool failed;
+	bool replace; /* OP_ROUTE_SET: the route in place is weft's own */
+	int err;
 	struct peer *p; /* NULL for entries no peer wants */
 	union {
 		struct nl_neigh n;
@@ -295,6 +299,7 @@ static void on_batch_err(unsigned idx, int err, const char *msg, void *data)
 	    ((op->kind == OP_NEIGH_DEL || op->kind == OP_FDB_DEL) && err == -ENOENT))
 		return;
 	op->failed = true;
+	op->err = err;
 }
 
 static int op_build(struct nl_batch *b, const struct op *op)
@@ -310,7 +315,9 @@ static int op_build(struct nl_batch *b, const struct op *op)
 	if (op->kind == OP_NEIGH_SET || op->kind == OP_FDB_SET)
 		flags = NL_NEIGH_SET_FLAGS;
 	else if (op->kind == OP_ROUTE_SET)
-		flags = NLM_F_CREATE | NLM_F_REPLACE;
+		/* Never replace a route weft does not own: a new route is
+		 * exclusive, EEXIST makes a reconcile look at the owner. */
+		flags = NLM_F_CREATE | (op->replace ? NLM_F_REPLACE : NLM_F_EXCL);
 	nlh = nl_batch_msg(b, type[op->kind], flags);
 	if (!nlh)
 		return -EIO;
@@ -385,7 +392,7 @@ static void ops_account(struct vxlan *v, const struct opvec *ops, unsigned faile
 			p->fdb_ok = !op->failed;
 			break;
 		case OP_ROUTE_SET:
-			p->route_ok = !op->failed;
+			p->route_ok = !op->failed && !p->route_blocked;
 			break;
 		default:
 			break;
@@ -670,6 +677,10 @@ int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *in)
 	if (ip4_net_equal(&in->subnet, &v->conf.subnet) || in->public_ip == v->conf.public_ip)
 		return 0;
 	p = peer_find(v, in->subnet.addr);
+	/* Identity is the whole subnet: another length at the same address
+	 * never takes over a wanted peer's entries. */
+	if (p && p->wanted && p->want.subnet.prefix != in->subnet.prefix)
+		return -EEXIST;
 	if (p) {
 		if (p->wanted && !memcmp(&p->want, in, sizeof(*in)))
 			return 0;
@@ -707,7 +718,7 @@ int vxlan_peer_del(struct vxlan *v, const struct ip4_net *subnet)
 {
 	struct peer *p = peer_find(v, subnet->addr);
 
-	if (!p || !p->wanted)
+	if (!p || !p->wanted || p->want.subnet.prefix != subnet->prefix)
 		return 0;
 	p->wanted = false;
 	v->npeers--;
@@ -772,11 +783,13 @@ static int peer_ops(struct vxlan *v, struct peer *p, struct opvec *ops)
 			}
 		}
 	}
-	if (!(p->has_applied && p->route_ok && p->applied_direct == p->direct &&
+	if (!p->route_blocked &&
+	    !(p->has_applied && p->route_ok && p->applied_direct == p->direct &&
 	      (!p->direct || a->public_ip == p->want.public_ip))) {
 		op = op_add(ops, OP_ROUTE_SET, p);
 		if (!op)
 			return -ENOMEM;
+		op->replace = p->has_applied && p->route_ok;
 		want_route(v, &p->want, p->direct, &op->u.r);
 	}
 	return 0;
@@ -787,6 +800,84 @@ static void peer_applied(struct peer *p)
 	p->has_applied = true;
 	p->applied = p->want;
 	p->applied_direct = p->direct;
+}
+
+static void rc_reset(struct vxlan *v);
+
+static void block_route(struct vxlan *v, struct peer *p, bool blocked)
+{
+	if (blocked && !p->route_blocked)
+		v->st.routes_blocked_total++;
+	p->route_blocked = blocked;
+}
+
+/* Reconcile scratch from one route of the main table. */
+static void route_seen(struct vxlan *v, const struct nl_route *r)
+{
+	struct peer *p = peer_find(v, ntohl(r->dst));
+
+	if (!p || !p->wanted || r->dst_len != p->want.subnet.prefix)
+		return;
+	if (r->protocol != VXLAN_RTPROT)
+		p->seen_foreign = true;
+	else if (route_matches(v, p, r))
+		p->seen_route = true;
+	else
+		p->seen_own_route = true;
+}
+
+static int route_seen_cb(const struct nl_route *r, void *data)
+{
+	route_seen(data, r);
+	return 0;
+}
+
+/* New routes are created exclusively; EEXIST means a route holds the
+ * destination already. weft's own (an earlier run's) is replaced; anybody
+ * else's blocks the peer until a reconcile finds it gone. */
+static int routes_resolve(struct vxlan *v, struct opvec *ops, unsigned *failed)
+{
+	struct opvec again = {0};
+	unsigned refailed;
+	size_t k = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < ops->n; i++)
+		if (ops->v[i].kind == OP_ROUTE_SET && ops->v[i].failed &&
+		    ops->v[i].err == -EEXIST && ops->v[i].p)
+			k++;
+	if (!k)
+		return 0;
+	rc_reset(v);
+	ret = nl_route_dump(v->dump, RT_TABLE_MAIN, route_seen_cb, v);
+	for (size_t i = 0; i < ops->n && !ret; i++) {
+		struct op *op = &ops->v[i], *a;
+
+		if (op->kind != OP_ROUTE_SET || !op->failed || op->err != -EEXIST || !op->p)
+			continue;
+		block_route(v, op->p, op->p->seen_foreign);
+		if (op->p->seen_foreign) {
+			op->failed = false;
+			continue;
+		}
+		a = op_add(&again, OP_ROUTE_SET, op->p);
+		if (!a) {
+			ret = -ENOMEM;
+			break;
+		}
+		a->replace = true;
+		a->u.r = op->u.r;
+		a->err = (int)i; /* the op it retries */
+	}
+	if (!ret)
+		ret = ops_send(v, &again, &refailed);
+	for (size_t i = 0; i < again.n && !ret; i++)
+		ops->v[again.v[i].err].failed = again.v[i].failed;
+	*failed = 0;
+	for (size_t i = 0; i < ops->n; i++)
+		*failed += ops->v[i].failed;
+	free(again.v);
+	return ret;
 }
 
 int vxlan_flush(struct vxlan *v)
@@ -802,6 +893,8 @@ int vxlan_flush(struct vxlan *v)
 		ret = peer_ops(v, p, &ops);
 	if (!ret)
 		ret = ops_send(v, &ops, &failed);
+	if (!ret)
+		ret = routes_resolve(v, &ops, &failed);
 	if (ret) {
 		/* Nothing was sent: leave the peers pending. */
 		free(ops.v);
@@ -887,14 +980,12 @@ static int rc_route_cb(const struct nl_route *r, void *data)
 	struct peer *p;
 	struct op *op;
 
-	if (r->protocol != VXLAN_RTPROT)
-		return 0;
 	p = peer_find(v, ntohl(r->dst));
-	if (p && p->wanted && r->dst_len == p->want.subnet.prefix) {
-		if (route_matches(v, p, r))
-			p->seen_route = true;
-		return 0; /* otherwise replaced below */
-	}
+	if (p && !(p->wanted && r->dst_len == p->want.subnet.prefix))
+		p = NULL;
+	route_seen(v, r);
+	if (p || r->protocol != VXLAN_RTPROT)
+		return 0; /* a wanted peer's route is replaced below if it differs */
 	if (!v->synced)
 		return 0;
 	op = op_add(c->ops, OP_ROUTE_DEL, NULL);
@@ -911,6 +1002,8 @@ static void rc_reset(struct vxlan *v)
 			p->seen_neigh = false;
 			p->seen_fdb = false;
 			p->seen_route = false;
+			p->seen_own_route = false;
+			p->seen_foreign = false;
 		}
 	}
 }
@@ -931,6 +1024,37 @@ static int rc_dump(struct vxlan *v, struct opvec *ops)
 			ret = nl_route_dump(v->dump, RT_TABLE_MAIN, rc_route_cb, &c);
 	}
 	return ret;
+}
+
+/* The route a wanted peer needs, unless a route weft does not own holds
+ * its destination: then weft's own goes too and the peer is blocked until
+ * the other route leaves. */
+static int rc_route_op(struct vxlan *v, struct peer *p, struct opvec *ops)
+{
+	struct op *op;
+
+	block_route(v, p, p->seen_foreign);
+	if (p->seen_foreign) {
+		p->route_ok = false;
+		if (!p->seen_route && !p->seen_own_route)
+			return 0;
+		op = op_add(ops, OP_ROUTE_DEL, NULL);
+		if (!op)
+			return -ENOMEM;
+		want_route(v, &p->want, p->direct, &op->u.r);
+		op->u.r.gw = 0;
+		op->u.r.oif = 0;
+		op->u.r.flags = 0;
+		return 0;
+	}
+	if (p->seen_route)
+		return 0;
+	op = op_add(ops, OP_ROUTE_SET, p);
+	if (!op)
+		return -ENOMEM;
+	op->replace = p->seen_own_route;
+	want_route(v, &p->want, p->direct, &op->u.r);
+	return 0;
 }
 
 int vxlan_reconcile(struct vxlan *v)
@@ -970,12 +1094,8 @@ int vxlan_reconcile(struct vxlan *v)
 					goto nomem;
 				want_fdb(v, &p->want, &op->u.n);
 			}
-			if (!p->seen_route) {
-				op = op_add(&ops, OP_ROUTE_SET, p);
-				if (!op)
-					goto nomem;
-				want_route(v, &p->want, p->direct, &op->u.r);
-			}
+			if (rc_route_op(v, p, &ops) < 0)
+				goto nomem;
 		}
 	}
 	ret = ops_send(v, &ops, &failed);
@@ -1084,10 +1204,16 @@ static void ev_route(struct vxlan *v, const struct nlmsghdr *nlh)
 	struct peer *p;
 	bool wanted;
 
-	if (nl_route_parse(nlh, &r) || r.family != AF_INET || r.table != RT_TABLE_MAIN ||
-	    r.protocol != VXLAN_RTPROT)
+	if (nl_route_parse(nlh, &r) || r.family != AF_INET || r.table != RT_TABLE_MAIN)
 		return;
 	p = peer_find(v, ntohl(r.dst));
+	if (r.protocol != VXLAN_RTPROT) {
+		/* Someone else's route where a peer wants one, or gone from
+		 * there: a reconcile decides who installs. */
+		if (p && p->wanted && r.dst_len == p->want.subnet.prefix)
+			v->want_reconcile = true;
+		return;
+	}
 	wanted = p && p->wanted && r.dst_len == p->want.subnet.prefix && route_matches(v, p, &r);
 	if (del == wanted)
 		v->want_reconcile = true;
@@ -1167,7 +1293,7 @@ void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out)
 {
 	*out = v->st;
 	out->peers = v->npeers;
-	out->neighs = out->fdbs = out->routes = 0;
+	out->neighs = out->fdbs = out->routes = out->routes_blocked = 0;
 	for (unsigned i = 0; i < v->nbuckets; i++) {
 		for (const struct peer *p = v->by_subnet[i]; p; p = p->next) {
 			if (!p->wanted)
@@ -1175,6 +1301,18 @@ void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out)
 			out->neighs += p->neigh_ok;
 			out->fdbs += p->fdb_ok;
 			out->routes += p->route_ok;
+			out->routes_blocked += p->route_blocked;
 		}
 	}
+}
+
+unsigned vxlan_blocked(const struct vxlan *v, struct ip4_net *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < v->nbuckets; i++)
+		for (const struct peer *p = v->by_subnet[i]; p; p = p->next)
+			if (p->wanted && p->route_blocked && n++ < max)
+				out[n - 1] = p->want.subnet;
+	return n;
 }

@@ -7,9 +7,13 @@
  *   vxlan_flush      applies the peers changed since the last call, in one
  *                    netlink batch, without reading the kernel back;
  *   vxlan_reconcile  dumps the kernel (device, neighbours, FDB, routes
- *                    tagged with VXLAN_RTPROT), diffs, adds what is missing,
+ *                    of the main table), diffs, adds what is missing,
  *                    replaces what differs and removes what weft owns but no
  *                    longer wants. It recreates a missing device first.
+ * Routes are weft's when tagged with VXLAN_RTPROT; weft never replaces or
+ * deletes another route: a new route is created exclusively, and a peer
+ * whose destination holds a route of another protocol gets no route (it is
+ * counted as blocked) until that route goes.
  * Removal of unknown entries waits for vxlan_peers_synced(): until the first
  * complete peer list is known, everything found in the kernel may still be
  * wanted, so a restart never drops traffic.
@@ -55,12 +59,14 @@ struct vxlan_stats {
 	unsigned neighs; /* programmed, as far as weft knows */
 	unsigned fdbs;
 	unsigned routes;
+	unsigned routes_blocked; /* a route weft does not own is in the way */
 	uint64_t reconcile_runs;
 	uint64_t reconcile_fixes;  /* kernel objects reconcile had to change */
 	uint64_t flush_writes;	   /* kernel object writes by vxlan_flush */
 	uint64_t netlink_errors;   /* failed requests */
 	uint64_t device_creations; /* includes the first one */
 	uint64_t event_overflows;
+	uint64_t routes_blocked_total; /* times a peer's route was found blocked */
 };
 
 /* Opens the netlink sockets in the caller's namespace; does not touch the
@@ -95,5 +101,8 @@ int vxlan_event_fd(const struct vxlan *v);
 int vxlan_handle_events(struct vxlan *v);
 
 void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out);
+/* Subnets of up to max peers whose route a route weft does not own keeps
+ * out; returns how many such peers there are. */
+unsigned vxlan_blocked(const struct vxlan *v, struct ip4_net *out, unsigned max);
 
 #endif

@@ -60,6 +60,25 @@ static bool dp_ready(void *arg, char *why, size_t len)
 	return false;
 }
 
+/* Peer leases skipped by the acceptance rules, by rule. */
+static void dp_metrics_rejected(struct metrics_buf *m, const struct leasemgr_status *ls)
+{
+	char label[64];
+
+	metrics_family(m, "weft_leases_rejected_total", "counter",
+		       "Peer lease values skipped by the acceptance rules, by rule.");
+	for (int v = PEER_ACCEPTED + 1; v < PEER_VERDICTS; v++) {
+		snprintf(label, sizeof(label), "reason=\"%s\"", peer_verdict_name(v));
+		metrics_sample(m, "weft_leases_rejected_total", label,
+			       (double)ls->leases_rejected_total[v]);
+	}
+	metrics_family(m, "weft_leases_rejected", "gauge", "Peer lease keys skipped now, by rule.");
+	for (int v = PEER_ACCEPTED + 1; v < PEER_VERDICTS; v++) {
+		snprintf(label, sizeof(label), "reason=\"%s\"", peer_verdict_name(v));
+		metrics_sample(m, "weft_leases_rejected", label, (double)ls->leases_rejected[v]);
+	}
+}
+
 static void dp_metrics(void *arg, struct metrics_buf *m)
 {
 	struct dataplane *dp = arg;
@@ -101,6 +120,10 @@ static void dp_metrics(void *arg, struct metrics_buf *m)
 	metrics_counter(m, "weft_netlink_event_overflows_total",
 			"Netlink event queue overflows (each forces a reconcile).",
 			(double)vs.event_overflows);
+	metrics_gauge(m, "weft_routes_blocked",
+		      "Peer routes not installed because a route weft does not own is in the way.",
+		      vs.routes_blocked);
+	dp_metrics_rejected(m, &ls);
 }
 
 /* Readiness may have changed: systemd and weftd's glue hear of it. */
@@ -127,15 +150,40 @@ static void arm_reconcile(struct dataplane *dp, uint64_t delay_ms)
 	loop_timer_arm(dp->t_reconcile, delay_ms, 0);
 }
 
+/* Logs the peers whose route is newly kept out by someone else's route. */
+static void report_blocked(struct dataplane *dp, const struct vxlan_stats *before)
+{
+	struct ip4_net sn[8];
+	struct vxlan_stats st;
+	char list[8 * (IP4_NET_STRLEN + 1)] = "", s[IP4_NET_STRLEN];
+	unsigned n;
+
+	vxlan_get_stats(dp->vx, &st);
+	if (st.routes_blocked_total == before->routes_blocked_total)
+		return;
+	n = vxlan_blocked(dp->vx, sn, 8);
+	for (unsigned i = 0; i < n && i < 8; i++) {
+		ip4_format_net(&sn[i], s);
+		strcat(list, i ? " " : "");
+		strcat(list, s);
+	}
+	log_warn("peer route%s %s%s not installed: a route weft does not own holds the "
+		 "destination (it stays; weft installs its own once that route is gone)",
+		 n == 1 ? "" : "s", list, n > 8 ? " ..." : "");
+}
+
 static void do_reconcile(void *data)
 {
 	struct dataplane *dp = data;
+	struct vxlan_stats before;
 	int ret;
 
 	dp->reconcile_armed = false;
 	if (!dp->vx)
 		return;
+	vxlan_get_stats(dp->vx, &before);
 	ret = vxlan_reconcile(dp->vx);
+	report_blocked(dp, &before);
 	if (ret == 0 && !dp->device_ok) {
 		dp->device_ok = true;
 		log_info("%s programmed", vxlan_ifname(dp->vx));
@@ -166,6 +214,7 @@ static void do_flush(void *data)
 	ret = vxlan_flush(dp->vx);
 	if (ret < 0 && log_ratelimit_ok(&dp->rl))
 		log_err("programming peers on %s: %s", vxlan_ifname(dp->vx), strerror(-ret));
+	report_blocked(dp, &before);
 	vxlan_get_stats(dp->vx, &after);
 	/* Bulk changes (a listing, a mass join) are worth a line. */
 	if (after.flush_writes - before.flush_writes >= FLUSH_LOG_MIN)

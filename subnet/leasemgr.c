@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "subnet/etcd.h"
+#include "subnet/subnet_pick.h"
 #include "subnet/vtep.h"
 
 #define KEY_MAX		    512
@@ -31,12 +32,18 @@
 #define WATCH_RETRY_CAP_MS  5000
 #define KEEPALIVE_MAX_MS    (300 * 1000)
 
+/* One key under <prefix>/subnets/. Several keys can name the same IPv4
+ * subnet (a dual-stack key, for one): the whole key is the identity. */
 struct entry {
 	struct ip4_net subnet;
-	int64_t mod_rev, lease;
+	char *key;
+	bool plain; /* key is the canonical <prefix>/subnets/a.b.c.d-n */
+	int64_t create_rev, mod_rev, lease;
 	char *value;
 	bool decoded; /* attrs valid */
 	struct lease_attrs attrs;
+	bool judged; /* verdict is for the current value */
+	enum peer_verdict verdict;
 };
 
 struct leasemgr {
@@ -80,7 +87,8 @@ struct leasemgr {
 	size_t n_peers, cap_peers;
 
 	uint64_t reconnects, lost_races, acquisitions;
-	struct log_ratelimit rl_etcd;
+	uint64_t rejected[PEER_VERDICTS];
+	struct log_ratelimit rl_etcd, rl_reject;
 };
 
 static void acquire(struct leasemgr *m);
@@ -146,73 +154,150 @@ static size_t net_search(const void *base, size_t n, size_t size, size_t off,
 	return lo;
 }
 
-static size_t map_find(const struct leasemgr *m, const struct ip4_net *sn, bool *found)
+static int entry_cmp(const struct entry *e, const struct ip4_net *sn, const char *key)
 {
-	return net_search(m->map, m->n_map, sizeof(*m->map), offsetof(struct entry, subnet), sn,
-			  found);
+	int c = net_cmp(&e->subnet, sn);
+
+	return c ? c : strcmp(e->key, key);
 }
 
-static struct entry *map_get(struct leasemgr *m, const struct ip4_net *sn)
+/* Index of (sn, key), or of the slot where it would go (*found false). */
+static size_t map_find(const struct leasemgr *m, const struct ip4_net *sn, const char *key,
+		       bool *found)
+{
+	size_t lo = 0, hi = m->n_map;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = entry_cmp(&m->map[mid], sn, key);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* First index whose subnet is not below sn. */
+static size_t map_lower(const struct leasemgr *m, const struct ip4_net *sn)
 {
 	bool found;
-	size_t i = map_find(m, sn, &found);
+
+	return map_find(m, sn, "", &found);
+}
+
+static struct entry *map_get_key(struct leasemgr *m, const struct ip4_net *sn, const char *key)
+{
+	bool found;
+	size_t i = map_find(m, sn, key, &found);
 
 	return found ? &m->map[i] : NULL;
 }
 
-static void map_remove(struct leasemgr *m, const struct ip4_net *sn)
+/* The entry of sn's canonical key (the one nodes write). */
+static struct entry *map_get(struct leasemgr *m, const struct ip4_net *sn)
+{
+	char key[KEY_MAX];
+
+	if (lease_key_format(m->prefix, sn, key, sizeof(key)) < 0)
+		return NULL;
+	return map_get_key(m, sn, key);
+}
+
+static void map_remove_key(struct leasemgr *m, const struct ip4_net *sn, const char *key)
 {
 	bool found;
-	size_t i = map_find(m, sn, &found);
+	size_t i = map_find(m, sn, key, &found);
 
 	if (!found)
 		return;
+	free(m->map[i].key);
 	free(m->map[i].value);
 	memmove(&m->map[i], &m->map[i + 1], (m->n_map - i - 1) * sizeof(*m->map));
 	m->n_map--;
 }
 
+static void map_remove(struct leasemgr *m, const struct ip4_net *sn)
+{
+	char key[KEY_MAX];
+
+	if (lease_key_format(m->prefix, sn, key, sizeof(key)) == 0)
+		map_remove_key(m, sn, key);
+}
+
 static void map_clear(struct leasemgr *m)
 {
-	for (size_t i = 0; i < m->n_map; i++)
+	for (size_t i = 0; i < m->n_map; i++) {
+		free(m->map[i].key);
 		free(m->map[i].value);
+	}
 	m->n_map = 0;
+}
+
+static int map_grow(struct leasemgr *m)
+{
+	size_t cap = m->cap_map ? m->cap_map * 2 : 16;
+	struct entry *nm;
+
+	if (m->n_map < m->cap_map)
+		return 0;
+	nm = realloc(m->map, cap * sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	m->map = nm;
+	m->cap_map = cap;
+	return 0;
+}
+
+/* create_rev 0: unknown (an earlier put's is kept). */
+static int map_put_key(struct leasemgr *m, const struct ip4_net *sn, const char *key,
+		       const char *value, int64_t create_rev, int64_t mod_rev, int64_t lease)
+{
+	struct entry *e;
+	bool found;
+	size_t i = map_find(m, sn, key, &found);
+	char *v = strdup(value), *k = found ? NULL : strdup(key), plain[KEY_MAX];
+
+	if (!v || (!found && (!k || map_grow(m) < 0))) {
+		free(v);
+		free(k);
+		return -ENOMEM;
+	}
+	if (!found) {
+		memmove(&m->map[i + 1], &m->map[i], (m->n_map - i) * sizeof(*m->map));
+		m->n_map++;
+		memset(&m->map[i], 0, sizeof(m->map[i]));
+		m->map[i].subnet = *sn;
+		m->map[i].key = k;
+		m->map[i].plain = lease_key_format(m->prefix, sn, plain, sizeof(plain)) == 0 &&
+				  !strcmp(plain, key);
+	}
+	e = &m->map[i];
+	free(e->value);
+	e->value = v;
+	if (create_rev)
+		e->create_rev = create_rev;
+	e->mod_rev = mod_rev;
+	e->lease = lease;
+	e->decoded = lease_attrs_decode(value, strlen(value), &e->attrs) == 0;
+	e->judged = false;
+	return 0;
 }
 
 static int map_put(struct leasemgr *m, const struct ip4_net *sn, const char *value, int64_t mod_rev,
 		   int64_t lease)
 {
-	struct entry *e;
-	bool found;
-	size_t i = map_find(m, sn, &found);
-	char *v = strdup(value);
+	char key[KEY_MAX];
 
-	if (!v)
-		return -ENOMEM;
-	if (!found) {
-		if (m->n_map == m->cap_map) {
-			size_t cap = m->cap_map ? m->cap_map * 2 : 16;
-			struct entry *nm = realloc(m->map, cap * sizeof(*nm));
-
-			if (!nm) {
-				free(v);
-				return -ENOMEM;
-			}
-			m->map = nm;
-			m->cap_map = cap;
-		}
-		memmove(&m->map[i + 1], &m->map[i], (m->n_map - i) * sizeof(*m->map));
-		m->n_map++;
-		memset(&m->map[i], 0, sizeof(m->map[i]));
-		m->map[i].subnet = *sn;
-	}
-	e = &m->map[i];
-	free(e->value);
-	e->value = v;
-	e->mod_rev = mod_rev;
-	e->lease = lease;
-	e->decoded = lease_attrs_decode(value, strlen(value), &e->attrs) == 0;
-	return 0;
+	if (lease_key_format(m->prefix, sn, key, sizeof(key)) < 0)
+		return -ENAMETOOLONG;
+	return map_put_key(m, sn, key, value, 0, mod_rev, lease);
 }
 
 /* etcd keys and values may hold NUL bytes; the C-string view of such a key
@@ -230,20 +315,72 @@ static int map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_n
 	if (kv_subnet(m, kv, sn) < 0)
 		return -EINVAL; /* not a lease key: ignored */
 	/* A value with a NUL byte is kept as an undecodable lease. */
-	return map_put(m, sn, strlen(kv->value) == kv->value_len ? kv->value : "", kv->mod_revision,
-		       kv->lease);
+	return map_put_key(m, sn, kv->key, strlen(kv->value) == kv->value_len ? kv->value : "",
+			   kv->create_revision, kv->mod_revision, kv->lease);
 }
 
 /* ------------------------------------------------------------ peer stream */
 
-static bool is_peer(const struct leasemgr *m, const struct entry *e)
+static bool is_own(const struct leasemgr *m, const struct entry *e)
 {
-	/* Other backends, unclaimed reservations without a VTEP MAC and stale
-	 * keys carrying our own PublicIP cannot be programmed as peers. */
-	if (!e->decoded || strcmp(e->attrs.backend_type, "vxlan") != 0 || !e->attrs.has_vtep_mac ||
-	    e->attrs.public_ip == m->public_ip)
-		return false;
-	return !(m->held && ip4_net_equal(&e->subnet, &m->own));
+	return m->held && e->plain && ip4_net_equal(&e->subnet, &m->own);
+}
+
+/* Records a verdict; a new rejection is counted and logged once. */
+static void judge(struct leasemgr *m, struct entry *e, enum peer_verdict v,
+		  const struct entry *winner)
+{
+	bool again = e->judged && e->verdict == v;
+
+	e->judged = true;
+	e->verdict = v;
+	if (again || v == PEER_ACCEPTED)
+		return;
+	m->rejected[v]++;
+	if (!log_ratelimit_ok(&m->rl_reject))
+		return;
+	if (v == PEER_REJ_CONFLICT && winner)
+		log_warn("lease %s skipped: %s %s", e->key, peer_verdict_rule(v), winner->key);
+	else
+		log_warn("lease %s skipped: %s", e->key, peer_verdict_rule(v));
+}
+
+/* Decides the keys of one subnet (map[lo..hi)) and returns the accepted
+ * one, if any. Accepted leases all have SubnetLen, so only keys of the same
+ * subnet can conflict: deciding one subnet's keys decides them as the whole
+ * set would. */
+static struct entry *judge_subnet(struct leasemgr *m, size_t lo, size_t hi)
+{
+	struct peer_accept_ctx ctx = {&m->nc, m->public_ip, m->held, m->own};
+	struct peer_cand *c = malloc((hi - lo + 1) * sizeof(*c));
+	enum peer_verdict *v = malloc((hi - lo + 1) * sizeof(*v));
+	struct entry *winner = NULL;
+	size_t n = 0;
+
+	for (size_t i = lo; i < hi && c && v; i++) {
+		struct entry *e = &m->map[i];
+
+		if (is_own(m, e)) {
+			e->judged = true;
+			e->verdict = PEER_ACCEPTED;
+			continue;
+		}
+		c[n++] = (struct peer_cand){e->subnet, e->decoded, e->attrs, e->create_rev, e->key};
+	}
+	if (!c || !v || peer_accept_set(&ctx, c, n, v) < 0) {
+		log_err("out of memory deciding peer leases");
+		goto cleanup;
+	}
+	for (size_t i = lo, j = 0; i < hi; i++)
+		if (!is_own(m, &m->map[i]) && v[j++] == PEER_ACCEPTED)
+			winner = &m->map[i];
+	for (size_t i = lo, j = 0; i < hi; i++)
+		if (!is_own(m, &m->map[i]))
+			judge(m, &m->map[i], v[j++], winner);
+cleanup:
+	free(c);
+	free(v);
+	return winner;
 }
 
 static bool attrs_equal(const struct lease_attrs *a, const struct lease_attrs *b)
@@ -259,16 +396,24 @@ static size_t peer_find(const struct leasemgr *m, const struct ip4_net *sn, bool
 			  offsetof(struct leasemgr_peer, subnet), sn, found);
 }
 
-/* Brings the reported peer for sn in line with the map. */
+/* Brings the reported peer for sn in line with the map: re-decides every
+ * key of sn, so a lease skipped for a conflict takes over when the winner
+ * goes. */
 static void emit_one(struct leasemgr *m, const struct ip4_net *sn)
 {
-	struct entry *e = map_get(m, sn);
-	bool want = e && is_peer(m, e), found;
-	size_t i = peer_find(m, sn, &found);
+	struct entry *e;
+	bool want, found;
+	size_t i, lo, hi;
 	struct ip4_net gone;
 
 	if (!m->ever_held)
 		return;
+	lo = map_lower(m, sn);
+	for (hi = lo; hi < m->n_map && ip4_net_equal(&m->map[hi].subnet, sn); hi++)
+		;
+	e = judge_subnet(m, lo, hi);
+	want = e != NULL;
+	i = peer_find(m, sn, &found);
 	if (!want) {
 		if (!found)
 			return;
@@ -326,6 +471,9 @@ static void emit_all(struct leasemgr *m)
 
 		if (c <= 0) {
 			todo[n++] = m->map[i++].subnet;
+			/* Other keys of the same subnet. */
+			while (i < m->n_map && ip4_net_equal(&m->map[i].subnet, &todo[n - 1]))
+				i++;
 			if (c == 0)
 				j++;
 		} else {
@@ -756,52 +904,39 @@ static int reuse(struct leasemgr *m, struct entry *e)
 int leasemgr_pick_free(const struct netconf *nc, const uint32_t *taken, size_t n_taken, uint64_t r,
 		       struct ip4_net *out)
 {
-	uint64_t total = netconf_subnet_count(nc), used = 0, k;
-	struct ip4_net sn = {.prefix = nc->subnet_len};
+	struct ip4_net *t = malloc((n_taken ? n_taken : 1) * sizeof(*t));
+	int ret;
 
-	for (size_t i = 0; i < n_taken; i++) {
-		sn.addr = taken[i];
-		if (netconf_subnet_valid(nc, &sn))
-			used++;
-	}
-	if (used >= total)
-		return -ENOSPC;
-	/* The k-th free subnet: every taken one at or below k shifts k up. */
-	k = r % (total - used);
-	for (size_t i = 0; i < n_taken; i++) {
-		uint64_t idx;
-
-		sn.addr = taken[i];
-		if (!netconf_subnet_valid(nc, &sn))
-			continue;
-		idx = (uint64_t)(taken[i] - nc->subnet_min) >> (32 - nc->subnet_len);
-		if (idx <= k)
-			k++;
-		else
-			break;
-	}
-	return netconf_subnet_nth(nc, k, out);
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_taken; i++)
+		t[i] = (struct ip4_net){taken[i], nc->subnet_len};
+	ret = subnet_pick_free(nc, t, n_taken, r, out);
+	free(t);
+	return ret;
 }
 
+/* Any lease overlapping a candidate makes it taken, whatever its length:
+ * leases of an older SubnetLen still hold their addresses. */
 static int pick(struct leasemgr *m, struct ip4_net *out)
 {
-	uint32_t *taken;
-	size_t n = 0;
+	struct ip4_net *taken;
 	uint64_t r;
 	int ret;
 
-	if (m->have_prefer && netconf_subnet_valid(&m->nc, &m->prefer) && !map_get(m, &m->prefer)) {
-		*out = m->prefer;
-		return 0;
-	}
 	taken = malloc((m->n_map + 1) * sizeof(*taken));
 	if (!taken)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->n_map; i++)
-		if (m->map[i].subnet.prefix == m->nc.subnet_len)
-			taken[n++] = m->map[i].subnet.addr;
+		taken[i] = m->map[i].subnet;
+	if (m->have_prefer && subnet_is_free(&m->nc, taken, m->n_map, &m->prefer)) {
+		*out = m->prefer;
+		ret = 0;
+		goto free_taken;
+	}
 	r = ((uint64_t)rnd32() << 32) | rnd32();
-	ret = leasemgr_pick_free(&m->nc, taken, n, r, out);
+	ret = subnet_pick_free(&m->nc, taken, m->n_map, r, out);
+free_taken:
 	free(taken);
 	return ret;
 }
@@ -812,11 +947,13 @@ static void acquire_step(struct leasemgr *m)
 	int ret = 0;
 
 	m->acquiring = true;
-	/* 1. The lease that carries our PublicIP (also a reservation). */
-	for (size_t i = 0; i < m->n_map; i++) {
-		struct entry *e = &m->map[i];
+	/* 1. The lease that carries our PublicIP, a live one before a
+	 * reservation: a node keeps the subnet its pods use. */
+	for (size_t i = 0; i < 2 * m->n_map; i++) {
+		struct entry *e = &m->map[i % m->n_map];
 
-		if (!e->decoded || e->attrs.public_ip != m->public_ip)
+		if (!e->plain || !e->decoded || e->attrs.public_ip != m->public_ip ||
+		    (i < m->n_map) != (e->lease != 0))
 			continue;
 		if (netconf_subnet_valid(&m->nc, &e->subnet)) {
 			ret = reuse(m, e);
@@ -910,6 +1047,8 @@ static void check_own(struct leasemgr *m)
 		return;
 	}
 	m->reservation = e->lease == 0;
+	/* Other keys naming the own subnet. */
+	emit_one(m, &m->own);
 }
 
 /* ------------------------------------------------------------ list + watch */
@@ -957,7 +1096,7 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 			} else {
 				if (kv_subnet(m, ev->kv, &sn) < 0)
 					continue;
-				map_remove(m, &sn);
+				map_remove_key(m, &sn, ev->kv->key);
 				released = true;
 			}
 			if (m->held && ip4_net_equal(&sn, &m->own))
@@ -1102,6 +1241,7 @@ int leasemgr_new(struct etcd_client *c, const struct leasemgr_config *cfg,
 	m->ttl_s = cfg->ttl_s;
 	m->lease_ttl = cfg->ttl_s;
 	m->rl_etcd = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 5);
+	m->rl_reject = (struct log_ratelimit)LOG_RATELIMIT_INIT(60, 20);
 	m->prefix = strdup(cfg->prefix);
 	if (!m->prefix)
 		goto err;
@@ -1192,4 +1332,8 @@ void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st)
 	st->etcd_requests = etcd_client_requests(m->c);
 	st->lost_races = m->lost_races;
 	st->acquisitions = m->acquisitions;
+	memcpy(st->leases_rejected_total, m->rejected, sizeof(m->rejected));
+	for (size_t i = 0; i < m->n_map; i++)
+		if (m->map[i].judged && m->map[i].verdict != PEER_ACCEPTED)
+			st->leases_rejected[m->map[i].verdict]++;
 }

@@ -13,8 +13,9 @@
  * re-lists and diffs against what it reported.
  *
  * The backend follows through callbacks, all run from the etcd client's
- * dispatch. Peers are reported only once a lease is held, never include the
- * own subnet, and only carry BackendType "vxlan":
+ * dispatch. Peers are reported only once a lease is held and only when
+ * they pass the acceptance rules (peer_accept.h), so they never overlap
+ * the own subnet or each other:
  *   on_lease_acquired   own subnet (again after a re-acquire)
  *   on_peer_added / on_peer_updated / on_peer_removed
  *   on_peers_synced     a complete listing was applied: stale state may go
@@ -29,6 +30,7 @@
 #include "subnet/ip4.h"
 #include "subnet/lease.h"
 #include "subnet/netconf.h"
+#include "subnet/peer_accept.h"
 
 struct etcd_client;
 struct leasemgr;
@@ -81,6 +83,10 @@ struct leasemgr_status {
 	uint64_t etcd_requests;	  /* HTTP requests made */
 	uint64_t lost_races;
 	uint64_t acquisitions;
+	/* Peer leases skipped, by verdict (PEER_ACCEPTED stays 0): each
+	 * rejection of a key's value counted once, and keys skipped now. */
+	uint64_t leases_rejected_total[PEER_VERDICTS];
+	size_t leases_rejected[PEER_VERDICTS];
 };
 
 /* The client must outlive the manager. Nothing happens before start. */

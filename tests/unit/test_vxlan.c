@@ -569,6 +569,62 @@ static void test_event_overflow(void **state)
 	assert_int_equal(sh("ip link del weft.1"), 0);
 }
 
+/* A route weft does not own where a peer wants one: never replaced, never
+ * deleted, the peer blocked; once it goes, the peer's route follows. Peer
+ * identity is the whole subnet: another length at the same address is
+ * refused, and removing it does not touch the peer. */
+static void test_foreign_route(void **state)
+{
+	struct vxlan_peer p = peer(6), q = peer(7), half = peer(7);
+	struct vxlan_stats st;
+	struct vxlan *v;
+	struct kstate k;
+
+	assert_int_equal(vxlan_new(&base_conf, &v), 0);
+	assert_int_equal(vxlan_ensure_device(v), 0);
+	assert_int_equal(sh("ip route add 10.244.6.0/24 dev ul0 proto static"), 0);
+	vxlan_peers_synced(v);
+	assert_int_equal(vxlan_peer_set(v, &p), 0);
+	assert_int_equal(vxlan_peer_set(v, &q), 0);
+	/* EEXIST on the exclusive create; the dump shows the owner */
+	assert_int_equal(vxlan_flush(v), 0);
+	assert_int_equal(sh("ip route show 10.244.6.0/24 | grep -qx '10.244.6.0/24 dev ul0 proto "
+			    "static scope link '"),
+			 0);
+	vxlan_get_stats(v, &st);
+	assert_int_equal(st.routes_blocked, 1);
+	assert_int_equal(st.routes, 1);
+	assert_int_equal(vxlan_reconcile(v), 0);
+	vxlan_get_stats(v, &st);
+	assert_int_equal(st.routes_blocked, 1);
+	assert_int_equal(sh("ip route show 10.244.6.0/24 | grep -q 'proto static'"), 0);
+	/* removing the peer leaves the foreign route */
+	assert_int_equal(vxlan_peer_del(v, &p.subnet), 0);
+	assert_int_equal(vxlan_flush(v), 0);
+	assert_int_equal(sh("ip route show 10.244.6.0/24 | grep -q 'proto static'"), 0);
+	/* back, and the foreign route leaves: the peer's route follows */
+	assert_int_equal(vxlan_peer_set(v, &p), 0);
+	assert_int_equal(vxlan_flush(v), 0);
+	assert_int_equal(sh("ip route del 10.244.6.0/24 dev ul0 proto static"), 0);
+	drain(v);
+	assert_true(vxlan_reconcile_wanted(v));
+	assert_int_equal(vxlan_reconcile(v), 0);
+	kernel_read(vxlan_ifindex(v), &k);
+	assert_true(has_peer(&k, vxlan_ifindex(v), &p));
+	vxlan_get_stats(v, &st);
+	assert_int_equal(st.routes_blocked, 0);
+	/* another length at q's address */
+	half.subnet.prefix = 25;
+	half.vtep_mac[5] = 0x77;
+	assert_int_equal(vxlan_peer_set(v, &half), -EEXIST);
+	assert_int_equal(vxlan_peer_del(v, &half.subnet), 0);
+	assert_int_equal(vxlan_flush(v), 0);
+	kernel_read(vxlan_ifindex(v), &k);
+	assert_true(has_peer(&k, vxlan_ifindex(v), &q));
+	vxlan_free(v);
+	assert_int_equal(sh("ip link del weft.1"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,7 +632,7 @@ int main(void)
 		cmocka_unit_test(test_peers_flush),	cmocka_unit_test(test_prune_after_sync),
 		cmocka_unit_test(test_repair),		cmocka_unit_test(test_direct_routing),
 		cmocka_unit_test(test_failure_counted), cmocka_unit_test(test_many_peers),
-		cmocka_unit_test(test_event_overflow),
+		cmocka_unit_test(test_event_overflow),	cmocka_unit_test(test_foreign_route),
 	};
 
 	return cmocka_run_group_tests_name("vxlan", tests, netns_setup, netns_teardown);
