@@ -7,10 +7,11 @@ Holds PER_SOURCE connections from each source address for SECONDS. Half of
 them send nothing; the other half send a request line and then one header
 byte a second, never finishing the headers. A connection the server closes
 is opened again 50 ms later, so the pressure stays. Ends after SECONDS or
-on SIGINT with one line: connections opened, connect errors.
+on SIGTERM with one line: connections opened, connect errors.
 """
 import errno
 import selectors
+import signal
 import socket
 import sys
 import time
@@ -25,6 +26,7 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ImportError, ValueError, OSError):
         pass
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sel = selectors.DefaultSelector()
     opened = 0
     slots = [(src, i % 2 == 1) for src in sources for i in range(per)]
