@@ -102,8 +102,11 @@ static int store_fail(struct cni_err *e, int err, const char *what, const struct
 	if (err == -ETIMEDOUT)
 		return cni_fail(e, CNI_ERR_TRY_LATER, NULL,
 				"address store of network %s is locked by someone else", req->name);
-	return cni_fail(e, CNI_ERR_INTERNAL, strerror(-err), "%s (store %s/%s)", what,
-			req->data_dir, req->name);
+	/* ipam.c's -EINVAL: a store file that is a FIFO, device or extra hard link */
+	return cni_fail(e, CNI_ERR_INTERNAL,
+			err == -EINVAL ? "a store file is not a regular file of its own"
+				       : strerror(-err),
+			"%s (store %s/%s)", what, req->data_dir, req->name);
 }
 
 static void fill_spec(const struct cni_req *req, struct attach_spec *sp, char *veth, char *alias,

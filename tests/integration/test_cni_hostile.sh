@@ -115,6 +115,10 @@ ln -s "$H_TMP/created-by-lock" "$STORE/lock"
 out=$(cni_run ADD ctr-p1 p1 <<<"$good") && h_fail "ADD through a dangling lock link"
 test -e "$H_TMP/created-by-lock" && h_fail "the lock link's target was created"
 rm "$STORE/lock"
+mkfifo "$STORE/lock"
+out=$(quick 5 cni_run ADD ctr-p1 p1 <<<"$good") && h_fail "ADD with a lock FIFO"
+jq -e '.details | test("not a regular file")' <<<"$out" >/dev/null || h_fail "lock FIFO: $out"
+rm "$STORE/lock"
 h_assert_eq "" "$(cni_host_veths)" "nothing attached through a lock link"
 
 # --- address cursor: a link is not followed, a FIFO is skipped at once
