@@ -27,7 +27,8 @@ int attach_open_netns(const char *path, int *out)
 	struct statfs sfs;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO there must not hang the plugin. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	if (fstatfs(fd, &sfs) < 0) {
@@ -40,7 +41,7 @@ int attach_open_netns(const char *path, int *out)
 	}
 	if (fstat(fd, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_ino == b.st_ino &&
 	    a.st_dev == b.st_dev) {
-		ret = -ELOOP;
+		ret = -EEXIST;
 		goto err_close;
 	}
 	*out = fd;
@@ -528,11 +529,17 @@ int attach_gc(const char *bridge, bool (*keep)(const char *id, const char *ifnam
 	}
 	for (size_t i = 0; i < g.n; i++) {
 		char *id = g.links[i].alias + 5, *ifname = strrchr(id, ':');
+		char name[IFNAMSIZ];
 
 		if (!ifname)
 			continue;
 		*ifname++ = '\0';
-		if (keep(id, ifname, data))
+		/* Provably weft's: a valid alias and the very name ADD derives
+		 * from it; any other port of the bridge is not ours to delete. */
+		if (!cni_valid_id(id) || !cni_valid_ifname(ifname))
+			continue;
+		cni_host_veth_name(id, ifname, name);
+		if (strcmp(name, g.links[i].name) || keep(id, ifname, data))
 			continue;
 		ret = nl_link_del_name(s, g.links[i].name);
 		if (ret && ret != -ENODEV && !first) {

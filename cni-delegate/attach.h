@@ -46,13 +46,14 @@ struct attach_route {
 };
 int attach_check(const struct attach_spec *s, const struct attach_route *routes, unsigned n_routes,
 		 struct cni_err *e);
-/* GC: deletes host veths on `bridge` carrying a weft alias for which
- * keep(id, ifname) is false. Goes on after errors; returns the first. */
+/* GC: deletes host veths on `bridge` carrying a weft alias, named as ADD
+ * names them for that alias, for which keep(id, ifname) is false. Goes on after errors; returns the first. */
 int attach_gc(const char *bridge, bool (*keep)(const char *id, const char *ifname, void *data),
 	      void *data, unsigned *deleted, struct cni_err *e);
 
 /* Opens a namespace path and checks it is a network namespace other than
- * our own. -errno, -EINVAL when it is not a netns, -ELOOP when it is ours. */
+ * our own. -EEXIST when it is ours, -EINVAL when it is not a netns (a FIFO
+ * included, without blocking), else open's -errno (-ELOOP: a link loop). */
 int attach_open_netns(const char *path, int *fd);
 
 #endif

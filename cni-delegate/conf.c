@@ -213,6 +213,42 @@ static int opt_bool(json_t *conf, const char *key, bool *dst, struct cni_err *e)
 	return 0;
 }
 
+/* GC's list of attachments that stay. GC deletes whatever is not on it,
+ * so anything but a well-formed list is refused: a missing list, or an
+ * entry that could not match anything, must never read as "keep none". */
+static int parse_attachments(struct cni_req *req, json_t *c, struct cni_err *e)
+{
+	const char *key = "cni.dev/valid-attachments";
+	json_t *v = json_object_get(c, key), *a;
+	size_t i;
+
+	if (!v) {
+		key = "cni.dev/attachments";
+		v = json_object_get(c, key);
+	}
+	if (!json_is_array(v))
+		return cni_fail(e, CNI_ERR_CONFIG, NULL,
+				"GC needs \"cni.dev/valid-attachments\" (an array)");
+	json_array_foreach(v, i, a)
+	{
+		json_t *id = json_object_get(a, "containerID"), *ifn = json_object_get(a, "ifname");
+
+		if (!json_is_object(a))
+			return cni_fail(e, CNI_ERR_CONFIG, NULL, "\"%s\"[%zu] is not an object",
+					key, i);
+		if (!json_is_string(id) || !cni_valid_id(json_string_value(id)))
+			return cni_fail(e, CNI_ERR_CONFIG, NULL,
+					"\"%s\"[%zu] lacks a valid \"containerID\" (a string)", key,
+					i);
+		if (ifn && (!json_is_string(ifn) || !cni_valid_ifname(json_string_value(ifn))))
+			return cni_fail(e, CNI_ERR_CONFIG, NULL,
+					"\"%s\"[%zu]: \"ifname\" is not a valid interface name",
+					key, i);
+	}
+	req->valid_attach = v;
+	return 0;
+}
+
 static int parse_conf(struct cni_req *req, struct cni_err *e)
 {
 	json_t *c = req->conf, *v;
@@ -270,15 +306,8 @@ static int parse_conf(struct cni_req *req, struct cni_err *e)
 					"\"prevResult\" must be an object");
 		req->prev_result = v;
 	}
-	if (req->cmd == CMD_GC) {
-		v = json_object_get(c, "cni.dev/valid-attachments");
-		if (!v)
-			v = json_object_get(c, "cni.dev/attachments");
-		if (!json_is_array(v))
-			return cni_fail(e, CNI_ERR_CONFIG, NULL,
-					"GC needs \"cni.dev/valid-attachments\" (an array)");
-		req->valid_attach = v;
-	}
+	if (req->cmd == CMD_GC)
+		return parse_attachments(req, c, e);
 	return 0;
 }
 

@@ -71,6 +71,32 @@ void ipam_close(struct ipam *st)
 	st->dirfd = -1;
 }
 
+/* Store files are regular files of our own: a link there is refused
+ * (O_NOFOLLOW), a FIFO neither blocks the open nor is used, and a file
+ * with a second name (a hard link to something else) is not written. */
+static int open_store_file(int dirfd, const char *name, int flags)
+{
+	struct stat sb;
+	int fd, ret;
+
+	fd = openat(dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (!S_ISREG(sb.st_mode) || ((flags & O_ACCMODE) != O_RDONLY && sb.st_nlink > 1)) {
+		ret = -EINVAL;
+		goto err_close;
+	}
+	return fd;
+
+err_close:
+	close(fd);
+	return ret;
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -82,9 +108,11 @@ int ipam_lock(struct ipam *st, unsigned timeout_ms)
 	struct itimerval tv = {0}, off = {0};
 	int ret = 0;
 
-	st->lockfd = openat(st->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (st->lockfd < 0)
-		return -errno;
+	ret = open_store_file(st->dirfd, "lock", O_RDWR | O_CREAT);
+	if (ret < 0)
+		return ret;
+	st->lockfd = ret;
+	ret = 0;
 	if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
 		return 0;
 	if (errno != EWOULDBLOCK) {
@@ -126,9 +154,9 @@ static int read_small(int dirfd, const char *name, char *buf, size_t size)
 	ssize_t n;
 	int fd;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_store_file(dirfd, name, O_RDONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n < 0)
@@ -169,7 +197,7 @@ static void write_cursor(int dirfd, const char *text)
 	struct stat sb;
 	int fd;
 
-	fd = openat(dirfd, LAST_RESERVED, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open_store_file(dirfd, LAST_RESERVED, O_WRONLY | O_CREAT);
 	if (fd < 0)
 		return;
 	if (pwrite(fd, text, len, 0) == (ssize_t)len && fstat(fd, &sb) == 0 &&

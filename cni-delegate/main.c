@@ -66,9 +66,12 @@ static int open_pod_netns(const struct cni_req *req, int *fd, struct cni_err *e)
 {
 	int ret = attach_open_netns(req->netns, fd);
 
-	if (ret == -ELOOP)
+	if (ret == -EEXIST)
 		return cni_fail(e, CNI_ERR_ENV, NULL,
 				"CNI_NETNS %s is the plugin's own namespace, not a pod's",
+				req->netns);
+	if (ret == -EINVAL)
+		return cni_fail(e, CNI_ERR_ENV, NULL, "CNI_NETNS %s is not a network namespace",
 				req->netns);
 	if (ret)
 		return cni_fail(e, CNI_ERR_ENV, strerror(-ret),
@@ -87,8 +90,7 @@ static int read_subnet(const struct cni_req *req, struct subnet_env *env, struct
 	if (ret == -EINVAL)
 		return cni_fail(e, CNI_ERR_CONFIG, err, "malformed %s", req->subnet_file);
 	if (ret)
-		return cni_fail(e, CNI_ERR_INTERNAL, strerror(-ret), "reading %s",
-				req->subnet_file);
+		return cni_fail(e, CNI_ERR_INTERNAL, err, "reading %s", req->subnet_file);
 	if (env->subnet.prefix > 30)
 		return cni_fail(e, CNI_ERR_CONFIG, NULL, "subnet in %s is smaller than a /30",
 				req->subnet_file);
@@ -100,8 +102,11 @@ static int store_fail(struct cni_err *e, int err, const char *what, const struct
 	if (err == -ETIMEDOUT)
 		return cni_fail(e, CNI_ERR_TRY_LATER, NULL,
 				"address store of network %s is locked by someone else", req->name);
-	return cni_fail(e, CNI_ERR_INTERNAL, strerror(-err), "%s (store %s/%s)", what,
-			req->data_dir, req->name);
+	/* ipam.c's -EINVAL: a store file that is a FIFO, device or extra hard link */
+	return cni_fail(e, CNI_ERR_INTERNAL,
+			err == -EINVAL ? "a store file is not a regular file of its own"
+				       : strerror(-err),
+			"%s (store %s/%s)", what, req->data_dir, req->name);
 }
 
 static void fill_spec(const struct cni_req *req, struct attach_spec *sp, char *veth, char *alias,
@@ -272,6 +277,10 @@ static int gc_store_cb(uint32_t addr, const char *id, const char *ifname, void *
 {
 	struct gc_store *g = data;
 
+	/* Only reservations that name an attachment the way ADD writes them
+	 * are provably one; anything else in the store is left alone. */
+	if (!cni_valid_id(id) || (*ifname && !cni_valid_ifname(ifname)))
+		return 0;
 	if (gc_keep(id, ifname, g->list))
 		return 0;
 	if (g->n == g->cap) {

@@ -21,15 +21,49 @@ int str_copy(char *dst, size_t dst_size, const char *src)
 	return 0;
 }
 
+int file_open_regular(const char *path, int flags)
+{
+	struct stat st;
+	int fd, ret;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto err_close;
+	}
+	return fd;
+
+err_close:
+	close(fd);
+	return ret;
+}
+
 int file_read_all(const char *path, size_t max, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t used = 0, cap = 0;
+	struct stat st;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open_regular(path, O_RDONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	/* Refused before reading; the loop below still stops a file that grows. */
+	if ((uint64_t)st.st_size > max) {
+		ret = -EFBIG;
+		goto err_close;
+	}
 	for (;;) {
 		ssize_t n;
 
@@ -86,9 +120,12 @@ int file_write_atomic(const char *path, const char *data, size_t len, unsigned m
 	size_t off = 0;
 	int fd, ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* A random name, created exclusively (O_EXCL: never through a link
+	 * someone planted); rename() then replaces path itself, not what a
+	 * link there points to. */
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	while (off < len) {

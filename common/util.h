@@ -11,10 +11,18 @@
 /* Copy with truncation check: 0, or -ENAMETOOLONG when src does not fit. */
 int str_copy(char *dst, size_t dst_size, const char *src);
 
-/* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
+/* Opens path (links followed) only if it is a regular file, without
+ * blocking on a FIFO. flags: O_RDONLY etc. (O_CLOEXEC is added). The fd,
+ * -EISDIR, -EINVAL for any other kind of file, or -errno. */
+int file_open_regular(const char *path, int flags);
+
+/* Read a whole regular file (at most max bytes) into a NUL-terminated heap
+ * buffer. -EFBIG when larger; errors as file_open_regular. */
 int file_read_all(const char *path, size_t max, char **out, size_t *len);
 
-/* Write a file atomically: temp file in the same directory, fsync, rename. */
+/* Write a file atomically: a temp file "<path>.tmp.XXXXXX" with a random
+ * suffix, created exclusively in the same directory, fsync, rename over
+ * path. A link planted at path is replaced, never followed. */
 int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode);
 
 /* Parse a base-10 unsigned integer in [min, max]; whole string must match. */

@@ -133,13 +133,6 @@ static void check_ready(struct dataplane *dp)
 		dp->c.node_ready(dp->c.data);
 }
 
-static void on_health_fd(void *data, int fd, uint32_t events)
-{
-	struct dataplane *dp = data;
-
-	health_run(dp->health);
-}
-
 /* ------------------------------------------------------------ backend */
 
 static void arm_reconcile(struct dataplane *dp, uint64_t delay_ms)
@@ -265,7 +258,6 @@ static void on_tick(void *data)
 	struct dataplane *dp = data;
 	int ret;
 
-	health_run(dp->health);
 	check_ready(dp);
 	if (!dp->vx)
 		return;
@@ -473,10 +465,9 @@ int dp_new(const struct dp_config *c, struct dataplane **out)
 		log_err("--health-addr %s: %s", c->health_addr, strerror(-ret));
 		goto err;
 	}
-	ret = loop_add_fd(c->loop, health_fd(dp->health), EPOLLIN, on_health_fd, dp);
+	ret = health_attach(dp->health, c->loop);
 	if (ret < 0)
 		goto err;
-	/* Also drives libmicrohttpd's connection timeouts. */
 	ret = loop_timer_arm(dp->t_tick, RECONCILE_PERIOD_MS, RECONCILE_PERIOD_MS);
 	if (ret < 0)
 		goto err;
@@ -496,10 +487,7 @@ void dp_free(struct dataplane *dp)
 		loop_del_fd(dp->c.loop, vxlan_event_fd(dp->vx));
 		vxlan_free(dp->vx);
 	}
-	if (dp->health) {
-		loop_del_fd(dp->c.loop, health_fd(dp->health));
-		health_stop(dp->health);
-	}
+	health_stop(dp->health);
 	loop_timer_free(dp->t_flush);
 	loop_timer_free(dp->t_reconcile);
 	loop_timer_free(dp->t_tick);

@@ -7,15 +7,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/util.h"
+#include "daemon/loop.h"
 
-#define HEALTH_MAX_CONN	    16
-#define HEALTH_CONN_TIMEOUT 5 /* seconds: a stuck client cannot hold a slot */
+/* Limits (docs/operations.md). The endpoint must keep answering the
+ * kubelet's probes whatever other clients do: each address holds at most
+ * HEALTH_PER_IP connections; a connection gets HEALTH_WAIT_MS to deliver a
+ * complete request (slow-drip headers reset an idle timeout, not this);
+ * and once HEALTH_CULL_AT connections are open, each new one closes the
+ * connection that has waited longest without a request, so the library's
+ * own limit is never reached and a probe always finds a slot. */
+#define HEALTH_MAX_CONN	    256
+#define HEALTH_CULL_AT	    (HEALTH_MAX_CONN - 32)
+#define HEALTH_PER_IP	    16
+#define HEALTH_CONN_TIMEOUT 5 /* seconds idle, also mid-response */
+#define HEALTH_WAIT_MS	    5000
+#define HEALTH_CONN_MEMORY  (16 * 1024)
+
+/* A connection; on the wait list while it has no request in progress. */
+struct hconn {
+	int fd;
+	bool waiting, culled;
+	uint64_t since; /* waiting since, ms */
+	struct hconn *prev, *next;
+};
 
 struct health {
 	struct MHD_Daemon *mhd;
@@ -23,6 +44,11 @@ struct health {
 	int fd;
 	uint16_t port;
 	bool notified;
+	struct loop *loop;
+	struct loop_timer *timer;
+	struct hconn *wait_head, *wait_tail; /* oldest first */
+	unsigned open;			     /* connections not culled */
+	uint64_t culled;
 };
 
 struct metrics_buf {
@@ -175,6 +201,127 @@ int health_parse_addr(const char *s, void *ss, size_t *len)
 	return 0;
 }
 
+/* ------------------------------------------------------------ connection guard */
+
+static void wait_unlink(struct health *h, struct hconn *k)
+{
+	if (!k->waiting)
+		return;
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		h->wait_head = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	else
+		h->wait_tail = k->prev;
+	k->prev = k->next = NULL;
+	k->waiting = false;
+}
+
+static void wait_append(struct health *h, struct hconn *k)
+{
+	wait_unlink(h, k);
+	k->since = now_ms();
+	k->waiting = true;
+	k->prev = h->wait_tail;
+	if (h->wait_tail)
+		h->wait_tail->next = k;
+	else
+		h->wait_head = k;
+	h->wait_tail = k;
+}
+
+/* Ends a connection the library still owns: shutdown() wakes it up on the
+ * socket and it closes the connection on its next run (then the closed
+ * notification frees k). The fd stays the library's to close. */
+static void cull(struct health *h, struct hconn *k)
+{
+	wait_unlink(h, k);
+	k->culled = true;
+	h->open--;
+	h->culled++;
+	shutdown(k->fd, SHUT_RDWR);
+}
+
+/* Connections past their wait; returns ms until the next one is due
+ * (UINT64_MAX: none waits). */
+static uint64_t cull_expired(struct health *h)
+{
+	uint64_t now = now_ms();
+
+	while (h->wait_head && h->wait_head->since + HEALTH_WAIT_MS <= now)
+		cull(h, h->wait_head);
+	return h->wait_head ? h->wait_head->since + HEALTH_WAIT_MS - now : UINT64_MAX;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct health *h = cls;
+	struct hconn *k = *socket_context;
+	const union MHD_ConnectionInfo *info;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!k)
+			return;
+		wait_unlink(h, k);
+		if (!k->culled)
+			h->open--;
+		free(k);
+		*socket_context = NULL;
+		return;
+	}
+	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	k = calloc(1, sizeof(*k));
+	if (!k || !info) {
+		/* Untracked, but the library's own limits still hold. */
+		free(k);
+		return;
+	}
+	k->fd = info->connect_fd;
+	*socket_context = k;
+	h->open++;
+	wait_append(h, k);
+	while (h->open > HEALTH_CULL_AT && h->wait_head)
+		cull(h, h->wait_head);
+}
+
+static struct hconn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct hconn *k = conn_of(c);
+
+	/* Kept alive: waiting for the next request from now on. */
+	if (k && !k->culled)
+		wait_append(cls, k);
+}
+
+/* The library's next timeout or the next wait to end, whichever is first;
+ * armed on the loop timer so both run on time. */
+static void rearm(struct health *h, uint64_t next_wait)
+{
+	MHD_UNSIGNED_LONG_LONG mhd_ms;
+	uint64_t ms = next_wait;
+
+	if (!h->timer)
+		return;
+	if (MHD_get_timeout(h->mhd, &mhd_ms) == MHD_YES && mhd_ms < ms)
+		ms = mhd_ms;
+	if (ms == UINT64_MAX)
+		loop_timer_disarm(h->timer);
+	else
+		loop_timer_arm(h->timer, ms, 0);
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
 			     void *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
@@ -240,7 +387,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *upload_size, void **con_cls)
 {
 	struct health *h = cls;
+	struct hconn *k;
 
+	if (!*con_cls) {
+		/* First call of a request: its headers are all in. */
+		*con_cls = h;
+		k = conn_of(c);
+		if (k)
+			wait_unlink(h, k);
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	/* A request body is never expected; drain it. */
@@ -278,8 +433,11 @@ int health_start(const char *addr, const struct health_ops *ops, struct health *
 	errno = 0;
 	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HEALTH_MAX_CONN,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HEALTH_PER_IP,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEALTH_CONN_TIMEOUT,
-				  MHD_OPTION_END);
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEALTH_CONN_MEMORY,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
 	if (!h->mhd) {
 		/* MHD leaves the bind/listen errno in place. */
 		ret = errno ? -errno : -EIO;
@@ -307,8 +465,41 @@ void health_stop(struct health *h)
 {
 	if (!h)
 		return;
+	if (h->loop) {
+		loop_del_fd(h->loop, h->fd);
+		loop_timer_free(h->timer);
+	}
+	/* Closes every connection; the closed notifications free their state. */
 	MHD_stop_daemon(h->mhd);
 	free(h);
+}
+
+static void on_health_fd(void *data, int fd, uint32_t events)
+{
+	health_run(data);
+}
+
+static void on_health_timer(void *data)
+{
+	health_run(data);
+}
+
+int health_attach(struct health *h, struct loop *l)
+{
+	int ret;
+
+	ret = loop_add_timer(l, on_health_timer, h, &h->timer);
+	if (ret < 0)
+		return ret;
+	ret = loop_add_fd(l, h->fd, EPOLLIN, on_health_fd, h);
+	if (ret < 0) {
+		loop_timer_free(h->timer);
+		h->timer = NULL;
+		return ret;
+	}
+	h->loop = l;
+	rearm(h, UINT64_MAX);
+	return 0;
 }
 
 int health_fd(const struct health *h)
@@ -323,7 +514,16 @@ uint16_t health_port(const struct health *h)
 
 int health_run(struct health *h)
 {
-	return MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
+	int ret = MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
+
+	rearm(h, cull_expired(h));
+	return ret;
+}
+
+void health_get_stats(const struct health *h, unsigned *open, uint64_t *culled)
+{
+	*open = h->open;
+	*culled = h->culled;
 }
 
 bool health_check_ready(struct health *h)

@@ -1,6 +1,7 @@
 /* HTTP endpoint of weftd (--health-addr), served by libmicrohttpd inside
- * weftd's own event loop (no thread): the caller watches health_fd() and
- * calls health_run() when it is readable and now and then for timeouts.
+ * weftd's own event loop (no thread): health_attach() registers its fd and
+ * a timer that runs the library's timeouts and the connection limits on
+ * time (see health.c and docs/operations.md).
  *
  *   /healthz  200 while the process runs
  *   /readyz   200 once ready() says so, else 503 with the reason
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 struct health;
+struct loop;
 struct metrics_buf;
 
 struct health_ops {
@@ -30,13 +32,20 @@ int health_parse_addr(const char *s, void *sockaddr_storage, size_t *len);
 
 /* Listens on addr. -EINVAL for a bad address, -EADDRINUSE, other -errno. */
 int health_start(const char *addr, const struct health_ops *ops, struct health **out);
+/* Also detaches from the loop. */
 void health_stop(struct health *h);
+/* Serves the endpoint from loop l until health_stop. 0 or -errno. */
+int health_attach(struct health *h, struct loop *l);
 /* The fd to watch for readability (libmicrohttpd's epoll fd). */
 int health_fd(const struct health *h);
 /* The bound port (useful with port 0). */
 uint16_t health_port(const struct health *h);
-/* Serves whatever is pending without blocking. 0 or -EIO. */
+/* Serves whatever is pending without blocking and ends connections past
+ * their limits. 0 or -EIO. */
 int health_run(struct health *h);
+/* Connections open now, and those closed so far for waiting too long
+ * without a request or to make room. */
+void health_get_stats(const struct health *h, unsigned *open, uint64_t *culled);
 
 /* Evaluates readiness; the first time it holds, tells systemd READY=1.
  * Returns true when ready. */

@@ -11,7 +11,8 @@
 #include "common/util.h"
 #include "subnet/subnetenv.h"
 
-#define SUBNETENV_MAX (64 * 1024)
+/* docs/cni.md: subnet.env is read only up to this size. */
+#define SUBNETENV_MAX (1024 * 1024)
 
 int subnetenv_format(const struct subnet_env *env, char *buf, size_t len)
 {
@@ -201,9 +202,12 @@ int subnetenv_read(const char *path, struct subnet_env *out, char *err, size_t e
 	int ret;
 
 	ret = file_read_all(path, SUBNETENV_MAX, &text, &len);
+	if (ret == -EINVAL) /* a FIFO, socket or device */
+		return err_fail(err, errlen, "%s: not a regular file", path);
 	if (ret) {
 		if (err && errlen)
-			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+			snprintf(err, errlen, "%s: %s", path,
+				 ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
 		return ret;
 	}
 	if (strlen(text) != len) {

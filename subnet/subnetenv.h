@@ -28,7 +28,8 @@ int subnetenv_write(const char *path, const struct subnet_env *env);
  * keys are required. 0 or -EINVAL with a message in err (may be NULL). */
 int subnetenv_parse(const char *text, struct subnet_env *out, char *err, size_t errlen);
 /* 0; -ENOENT when the file is missing (daemon not ready); -EINVAL when it is
- * malformed; other -errno on I/O errors. */
+ * malformed or not a regular file (a FIFO is refused at once); -EFBIG over
+ * 1 MiB; other -errno on I/O errors. */
 int subnetenv_read(const char *path, struct subnet_env *out, char *err, size_t errlen);
 
 #endif

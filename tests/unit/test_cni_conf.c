@@ -167,6 +167,10 @@ static void test_errors(void **state)
 		 CNI_ERR_CONFIG},
 		{"GC", NULL, NULL, NULL, "/p",
 		 "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\"}", CNI_ERR_CONFIG},
+		/* the old key is held to the same rules */
+		{"GC", NULL, NULL, NULL, "/p",
+		 "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\",\"cni.dev/attachments\":[7]}",
+		 CNI_ERR_CONFIG},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -179,6 +183,43 @@ static void test_errors(void **state)
 			fail_msg("case %zu: code %d, want %d (%s)", i, e.code, cases[i].code,
 				 e.msg);
 		assert_true(strlen(e.msg) > 5);
+		cni_req_free(&req);
+	}
+}
+
+/* GC deletes what is not listed: a malformed list is refused. */
+static void test_gc_lists(void **state)
+{
+	static const char *const bad[] = {
+		"null",
+		"{}",
+		"\"a\"",
+		"[1]",
+		"[[]]",
+		"[{}]",
+		"[{\"containerID\":5}]",
+		"[{\"containerID\":null}]",
+		"[{\"containerID\":\"\"}]",
+		"[{\"containerID\":\"../x\"}]",
+		"[{\"containerID\":\"a\",\"ifname\":7}]",
+		"[{\"containerID\":\"a\",\"ifname\":null}]",
+		"[{\"containerID\":\"a\",\"ifname\":\"a/b\"}]",
+		"[{\"containerID\":\"a\"},true]",
+	};
+	char json[256];
+
+	env("GC", NULL, NULL, NULL, "/p");
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct cni_req req;
+		struct cni_err e;
+
+		snprintf(json, sizeof(json),
+			 "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\","
+			 "\"cni.dev/valid-attachments\":%s}",
+			 bad[i]);
+		assert_int_equal(parse(json, &req, &e), -1);
+		if (e.code != CNI_ERR_CONFIG)
+			fail_msg("%s: code %d (%s)", bad[i], e.code, e.msg);
 		cni_req_free(&req);
 	}
 }
@@ -206,6 +247,12 @@ static void test_verbs_env(void **state)
 		      &req, &e),
 		0);
 	assert_int_equal(json_array_size(req.valid_attach), 1);
+	cni_req_free(&req);
+	/* ifname is optional */
+	assert_int_equal(parse("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\","
+			       "\"cni.dev/valid-attachments\":[{\"containerID\":\"a\"}]}",
+			       &req, &e),
+			 0);
 	cni_req_free(&req);
 	assert_int_equal(parse("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\","
 			       "\"cni.dev/valid-attachments\":[]}",
@@ -264,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_add_defaults_and_keys),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_verbs_env),
+		cmocka_unit_test(test_gc_lists),
 		cmocka_unit_test(test_prev_result),
 	};
 

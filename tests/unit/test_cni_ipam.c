@@ -1,5 +1,5 @@
 /* The plugin's address store on a real filesystem: order, limits, owners,
- * release rules and the lock. */
+ * release rules, the lock and files planted in the store. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -187,6 +188,80 @@ static void test_lock_timeout(void **state)
 	ipam_close(&b);
 }
 
+/* Links, FIFOs and hard links planted in the store: nothing is written
+ * through them, nothing blocks, nothing is taken for a reservation. */
+static void test_planted_files(void **state)
+{
+	struct ip4_net sub = {ip("10.4.0.0"), 24};
+	char path[256], target[256], got[64];
+	struct stat sb;
+	struct ipam st;
+	unsigned n;
+	uint32_t a;
+	FILE *f;
+
+	snprintf(target, sizeof(target), "%s/precious", dir);
+	f = fopen(target, "w");
+	fputs("precious", f);
+	fclose(f);
+	assert_int_equal(chmod(target, 0640), 0);
+	assert_int_equal(ipam_open(&st, dir, "planted", true), 0);
+	alarm(10); /* a blocking open fails the test instead of hanging it */
+
+	/* lock: a link (to a file, dangling), a FIFO, a second hard link */
+	snprintf(path, sizeof(path), "%s/planted/lock", dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(ipam_lock(&st, 200), -ELOOP);
+	unlink(path);
+	assert_int_equal(symlink("/tmp/weft-ipam-never-created", path), 0);
+	assert_int_equal(ipam_lock(&st, 200), -ELOOP);
+	assert_int_equal(access("/tmp/weft-ipam-never-created", F_OK), -1);
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(ipam_lock(&st, 200), -EINVAL);
+	unlink(path);
+	assert_int_equal(link(target, path), 0);
+	assert_int_equal(ipam_lock(&st, 200), -EINVAL);
+	unlink(path);
+	assert_int_equal(ipam_lock(&st, 200), 0);
+
+	/* cursor: a link is neither followed nor replaced, a FIFO is skipped */
+	snprintf(path, sizeof(path), "%s/planted/last_reserved_ip.0", dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.4.0.1"), "a", "eth0", &a), 0);
+	assert_int_equal(a, ip("10.4.0.2"));
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.4.0.1"), "b", "eth0", &a), 0);
+	assert_int_equal(a, ip("10.4.0.3"));
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISFIFO(sb.st_mode));
+	unlink(path);
+
+	/* address names: a FIFO and a link are not reservations, and ADD
+	 * steps over them */
+	snprintf(path, sizeof(path), "%s/planted/10.4.0.4", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/planted/10.4.0.5", dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(ipam_count(&st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_false(ipam_owns(&st, ip("10.4.0.5"), "precious", ""));
+	assert_int_equal(ipam_reserve(&st, &sub, ip("10.4.0.1"), "c", "eth0", &a), 0);
+	assert_int_equal(a, ip("10.4.0.6"));
+	alarm(0);
+	ipam_close(&st);
+
+	/* the target never changed */
+	f = fopen(target, "r");
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "precious");
+	assert_int_equal(stat(target, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0640);
+	assert_int_equal(sb.st_nlink, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_cursor_resumes),
 		cmocka_unit_test(test_release_rules),
 		cmocka_unit_test(test_lock_timeout),
+		cmocka_unit_test(test_planted_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

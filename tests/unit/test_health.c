@@ -1,6 +1,7 @@
 /* Health endpoint: real HTTP over loopback of a private network namespace,
  * served from a single-threaded loop as in weftd; metrics checked with
- * promtool; READY=1 received on a real notify socket. */
+ * promtool; READY=1 received on a real notify socket; the connection guard
+ * against many idle clients, from many loopback addresses. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "../../daemon/health.c"
+#include "../../daemon/loop.c"
 
 struct fake_state {
 	bool ready;
@@ -274,6 +276,98 @@ static void test_sd_notify(void **state)
 	close(fd);
 }
 
+static void stop_loop(void *data)
+{
+	loop_stop(data, 0);
+}
+
+/* Runs weftd's loop with the endpoint attached for ms. */
+static void run_loop_for(struct loop *l, uint64_t ms)
+{
+	struct loop_timer *t;
+
+	assert_int_equal(loop_add_timer(l, stop_loop, l, &t), 0);
+	assert_int_equal(loop_timer_arm(t, ms, 0), 0);
+	assert_int_equal(loop_run(l), 0);
+	loop_timer_free(t);
+}
+
+/* A client connection from src (127.x.y.z), not sending anything. */
+static int idle_client(uint16_t port, const char *src)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, src, &a.sin_addr);
+	assert_int_equal(bind(fd, (void *)&a, sizeof(a)), 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	a.sin_port = htons(port);
+	assert_true(connect(fd, (void *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
+	return fd;
+}
+
+/* Closed by the server: EOF or reset, without waiting. */
+static bool closed_by_peer(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN);
+}
+
+static void test_guard(void **state)
+{
+	struct health_ops ops = {0};
+	enum { N = 300 };
+	int fds[N], waiter, closed = 0;
+	struct health *h;
+	struct loop *l;
+	uint64_t culled;
+	unsigned open;
+	struct req r;
+	char src[32];
+
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(health_start("127.0.0.1:0", &ops, &h), 0);
+	assert_int_equal(health_attach(h, l), 0);
+	/* 300 idle clients from 20 addresses, 15 each: under the per-address
+	 * limit, over the total one. */
+	for (int i = 0; i < N; i++) {
+		snprintf(src, sizeof(src), "127.0.1.%d", 1 + i / 15);
+		fds[i] = idle_client(health_port(h), src);
+	}
+	run_loop_for(l, 500);
+	health_get_stats(h, &open, &culled);
+	assert_true(open <= HEALTH_CULL_AT);
+	assert_true(culled >= N - HEALTH_CULL_AT);
+	/* the oldest went first */
+	assert_true(closed_by_peer(fds[0]));
+	for (int i = 0; i < N; i++)
+		closed += closed_by_peer(fds[i]);
+	assert_true(closed >= N - HEALTH_CULL_AT);
+	assert_false(closed_by_peer(fds[N - 1]));
+	/* a probe still gets its answer */
+	fetch(h, "GET", "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	run_loop_for(l, 200);
+	health_get_stats(h, &open, &culled);
+	assert_int_equal(open, 0);
+
+	/* Nothing else happens: the loop timer alone ends a client that
+	 * sends no request within the wait. */
+	waiter = idle_client(health_port(h), "127.0.2.1");
+	run_loop_for(l, HEALTH_WAIT_MS - 1000);
+	assert_false(closed_by_peer(waiter));
+	run_loop_for(l, 2000);
+	assert_true(closed_by_peer(waiter));
+	close(waiter);
+	health_stop(h);
+	loop_free(l);
+}
+
 static void test_metrics_buf(void **state)
 {
 	struct metrics_buf *m = metrics_buf_new();
@@ -300,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_endpoints),     cmocka_unit_test(test_no_callbacks),
 		cmocka_unit_test(test_bad_addresses), cmocka_unit_test(test_parse_v6),
 		cmocka_unit_test(test_sd_notify),     cmocka_unit_test(test_metrics_buf),
+		cmocka_unit_test(test_guard),
 	};
 
 	return cmocka_run_group_tests_name("health", tests, netns_setup, netns_teardown);

@@ -362,6 +362,49 @@ static void test_read_errors(void **state)
 	assert_non_null(strstr(err, "NUL"));
 	/* A directory is an I/O error, not "missing" and not "malformed". */
 	assert_int_equal(subnetenv_read(tmpdir, &env, err, sizeof(err)), -EISDIR);
+	/* A FIFO is refused at once, not waited on (alarm: a hang fails). */
+	snprintf(path, sizeof(path), "%s/fifo.env", tmpdir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	alarm(10);
+	assert_int_equal(subnetenv_read(path, &env, err, sizeof(err)), -EINVAL);
+	alarm(0);
+	assert_non_null(strstr(err, "not a regular file"));
+}
+
+/* Valid content under 100 KB of comments is read; over 1 MiB is refused. */
+static void test_read_size(void **state)
+{
+	const char *body = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n"
+			   "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
+	size_t blen = strlen(body), n = 100 * 1024;
+	struct subnet_env env;
+	char path[256], *text;
+
+	text = malloc((1 << 20) + blen + 1);
+	assert_non_null(text);
+	for (size_t i = 0; i < n; i += 64) {
+		memset(text + i, 'c', 64);
+		text[i] = '#';
+		text[i + 63] = '\n';
+	}
+	memcpy(text + n, body, blen);
+	snprintf(path, sizeof(path), "%s/comments.env", tmpdir);
+	write_file(path, text, n + blen);
+	assert_int_equal(subnetenv_read(path, &env, err, sizeof(err)), 0);
+	assert_int_equal(env.mtu, 1450);
+	/* exactly 1 MiB is fine, a byte more is not */
+	n = (1 << 20) - blen;
+	for (size_t i = 0; i < n; i++)
+		text[i] = i % 64 == 63 || i == n - 1 ? '\n' : i % 64 == 0 ? '#' : 'c';
+	memcpy(text + n, body, blen);
+	write_file(path, text, n + blen);
+	assert_int_equal(subnetenv_read(path, &env, err, sizeof(err)), 0);
+	memmove(text + 1, text, n + blen);
+	text[0] = '#';
+	write_file(path, text, n + blen + 1);
+	assert_int_equal(subnetenv_read(path, &env, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "larger than 1 MiB"));
+	free(text);
 }
 
 int main(void)
@@ -373,6 +416,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_read, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_read_errors, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_read_size, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
