@@ -278,11 +278,15 @@ static int gc_store_cb(uint32_t addr, const char *id, const char *ifname, void *
 	struct gc_store *g = data;
 
 	/* Only reservations that name an attachment the way ADD writes them
-	 * are provably one; anything else in the store is left alone. */
-	if (!cni_valid_id(id) || (*ifname && !cni_valid_ifname(ifname)))
-		return 0;
-	if (gc_keep(id, ifname, g->list))
-		return 0;
+	 * are provably one; anything else in the store is left alone. An
+	 * empty one is an ADD killed between creating and writing it (GC
+	 * holds the store lock: no ADD is writing now), so it goes too. */
+	if (*id || *ifname) {
+		if (!cni_valid_id(id) || (*ifname && !cni_valid_ifname(ifname)))
+			return 0;
+		if (gc_keep(id, ifname, g->list))
+			return 0;
+	}
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 64;
 		uint32_t *d = realloc(g->drop, cap * sizeof(*d));

@@ -78,7 +78,18 @@ tables() {
 	} | grep -v ' proto 87 '
 }
 weft_routes() { ip -n "$(h_node_ns "$1")" route show proto 87; }
+# The pods' host veths get IPv6 link-local addresses (and their routes)
+# a moment after they come up: snapshot once that has settled.
+settled() {
+	local ns
+	ns=$(h_node_ns "$1")
+	[ -z "$(ip -n "$ns" -6 addr show tentative)" ] || return 1
+	tables "$1" >"$H_TMP/tables-$1.a"
+	sleep 0.3
+	tables "$1" | cmp -s - "$H_TMP/tables-$1.a"
+}
 for n in 1 2; do
+	h_wait_for 10 "node $n's tables settled" settled "$n" || h_fail "node $n's tables never settled"
 	tables "$n" >"$H_TMP/tables-$n.before"
 	weft_routes "$n" >"$H_TMP/weft-$n.before"
 	h_grep ' proto kernel ' "$H_TMP/tables-$n.before" || h_fail "probe: no kernel route on node $n"
