@@ -70,7 +70,7 @@ struct leasemgr {
 	struct etcd_list *lister;
 	struct entry *smap;
 	size_t n_smap, cap_smap;
-	uint64_t stale_since_ms, created_ms; /* CLOCK_MONOTONIC */
+	uint64_t stale_since_ms, created_ms, list_ms; /* CLOCK_MONOTONIC */
 	uint64_t relists, watch_oversize;
 
 	struct etcd_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
@@ -1115,6 +1115,9 @@ static void on_list_done(void *data, const struct etcd_response *r, int64_t revi
 	map_swap_staging(m);
 	staging_clear(m);
 	m->relists++;
+	log_debug("listed %s at revision %" PRId64 ": %zu leases in %" PRIu64 " ms (%" PRIu64
+		  " pages so far)",
+		  m->subnets_key, revision, m->n_map, now_ms() - m->list_ms, st.pages);
 	m->rev = revision;
 	m->synced = true;
 	m->need_list = false;
@@ -1143,6 +1146,7 @@ static void sync_start(struct leasemgr *m)
 		m->watch = NULL;
 		m->watch_up = false;
 	}
+	m->list_ms = now_ms();
 	ret = etcd_list_start(m->lister);
 	if (ret < 0) {
 		log_err("cannot start an etcd request: %s", strerror(-ret));

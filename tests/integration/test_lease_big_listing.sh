@@ -2,7 +2,8 @@
 # More than 16 MiB under <prefix>/subnets/ (junk keys with 128 KiB values,
 # between two real peer leases): a new node still lists everything, page by
 # page at one revision, skips the junk, programs both peers and becomes
-# ready. A single value larger than a whole page is skipped, not retried.
+# ready. A single value larger than a whole page is skipped, not retried. A
+# compaction past the listing's revision half-way restarts the listing.
 # labels: lease
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -28,6 +29,14 @@ h_log "$((bytes / 1048576)) MiB under $S/ in $(($(date +%s) - t0)) s"
 [ "$bytes" -gt $((16 * 1048576)) ] || h_fail "only $bytes bytes under the prefix"
 
 l_start 1 --log-level debug
+# Compacted past the listing's revision once its first page is in: the
+# listing starts over at the current revision.
+h_wait_for 20 "node 1 is listing" bash -c \
+	"ip netns exec $(h_node_ns 1) curl -sf --max-time 1 http://127.0.0.1:9872/metrics | grep -q '^weft_etcd_list_pages_total [1-9]'" ||
+	h_fail "no listing page"
+h_etcdctl put /weft-test/filler x >/dev/null
+rev=$(h_etcdctl get /weft-test/filler -w json | jq .header.revision)
+h_etcdctl compaction "$rev" >/dev/null || h_fail "compaction"
 h_wait_for 30 "node 1 ready" \
 	ip netns exec "$(h_node_ns 1)" curl -sf --max-time 2 http://127.0.0.1:9872/readyz ||
 	{ tail -20 "$H_TMP/n1.log" >&2; h_fail "node 1 never became ready"; }
@@ -39,6 +48,8 @@ h_assert_eq 2 "$(d_count 1 neigh)" "neighbours (junk programmed?)"
 [ "$(d_metric 1 weft_etcd_list_skipped_total)" -ge 1 ] || h_fail "the huge value was not skipped"
 [ "$(d_metric 1 weft_etcd_list_pages_total)" -gt 3 ] ||
 	h_fail "listing took $(d_metric 1 weft_etcd_list_pages_total) pages"
-h_log "listing: $(d_metric 1 weft_etcd_list_pages_total) pages"
+[ "$(d_metric 1 weft_etcd_list_restarts_total)" -ge 1 ] ||
+	h_fail "listing not restarted after the compaction"
+h_log "$(grep -o 'listed .*' "$H_TMP/n1.log" | tail -1)"
 l_alive 1 || h_fail "node 1 exited"
 l_stop 1
