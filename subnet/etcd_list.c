@@ -149,7 +149,8 @@ static int fetch(struct etcd_list *l)
 
 	if (!body)
 		return -ENOMEM;
-	ret = etcd_range_json(l->c, body, ETCD_LIST_PAGE_MAX, on_page, l);
+	ret = etcd_range_json(l->c, body, l->probing ? ETCD_LIST_PROBE_MAX : ETCD_LIST_PAGE_MAX,
+			      on_page, l);
 	free(body);
 	return ret;
 }

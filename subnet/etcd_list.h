@@ -5,8 +5,8 @@
  * ETCD_LIST_PAGE_MAX bytes; the first page fixes the revision R and every
  * later page reads at R, continuing after the last key seen, so the pages
  * add up to one consistent listing. An answer over the cap shrinks the page
- * and retries; a single key whose value alone is over the cap is skipped
- * (counted, and named for logs). When R is compacted (or is a future
+ * and retries; a single key whose value alone is over the cap is looked up
+ * with keys_only and skipped (counted, and named for logs). When R is compacted (or is a future
  * revision on another member) mid-way, the listing restarts at the current
  * revision and the page callback is told to forget what it got.
  */
@@ -22,7 +22,10 @@ struct etcd_kv;
 struct etcd_response;
 struct etcd_list;
 
-#define ETCD_LIST_PAGE_MAX   (1u << 20)
+#define ETCD_LIST_PAGE_MAX (1u << 20)
+/* The keys-only lookup of a key to skip: a key itself may be as long as a
+ * request (1.5 MiB by default); beyond this the listing fails. */
+#define ETCD_LIST_PROBE_MAX  (4u << 20)
 #define ETCD_LIST_LIMIT_INIT 64u
 #define ETCD_LIST_LIMIT_MAX  1024u
 

@@ -1014,7 +1014,9 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 			m->watch = NULL;
 			m->need_list = true;
 			mark_stale(m);
-			sync_retry(m, 0);
+			/* Backoff: a member that stays behind must not spin us. */
+			sync_retry(m, etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
+						      WATCH_RETRY_CAP_MS, rnd32()));
 			break;
 		}
 		m->watch_up = true;
@@ -1081,6 +1083,23 @@ static void on_list_page(void *data, const struct etcd_kv *kvs, size_t n, bool r
 	map_swap_staging(m);
 }
 
+/* Our own writes after the listing's revision (an acquisition that went on
+ * meanwhile) are newer than the listing: keep them, or check_own would take
+ * the own key for deleted. The watch from revision + 1 replays them anyway. */
+static void keep_newer(struct leasemgr *m, int64_t revision)
+{
+	for (size_t i = 0; i < m->n_map; i++) {
+		const struct entry *e = &m->map[i];
+
+		if (e->mod_rev <= revision)
+			continue;
+		map_swap_staging(m);
+		/* e now lies in the other array, which map_put does not touch. */
+		map_put(m, &e->subnet, e->value, e->mod_rev, e->lease);
+		map_swap_staging(m);
+	}
+}
+
 static void list_failed(struct leasemgr *m, const struct etcd_response *r)
 {
 	uint64_t d;
@@ -1112,6 +1131,7 @@ static void on_list_done(void *data, const struct etcd_response *r, int64_t revi
 			 st.skipped, m->subnets_key, ETCD_LIST_PAGE_MAX,
 			 etcd_list_skipped_key(m->lister));
 	/* The listing replaces the view; the diff below emits only changes. */
+	keep_newer(m, revision);
 	map_swap_staging(m);
 	staging_clear(m);
 	m->relists++;
