@@ -238,6 +238,16 @@ static void skip_probed(struct etcd_list *l, const struct etcd_response *r)
 			*p = '?';
 }
 
+/* A page must end at or after where it started, or the listing could go
+ * round in circles. */
+static bool key_advances(const struct etcd_list *l, const struct etcd_kv *last)
+{
+	size_t n = last->key_len < l->next_len ? last->key_len : l->next_len;
+	int c = memcmp(last->key, l->next, n);
+
+	return c > 0 || (c == 0 && last->key_len >= l->next_len);
+}
+
 static void on_page(void *data, const struct etcd_response *r)
 {
 	struct etcd_list *l = data;
@@ -274,6 +284,13 @@ static void on_page(void *data, const struct etcd_response *r)
 	l->page(l->data, probe ? NULL : r->kvs, probe ? 0 : r->n_kvs, fresh);
 	if (!r->more || !r->n_kvs) {
 		finish(l, NULL);
+		return;
+	}
+	if (!key_advances(l, &r->kvs[r->n_kvs - 1])) {
+		struct etcd_response bad = {.err = ETCD_EPROTO};
+
+		snprintf(bad.message, sizeof(bad.message), "listing page does not advance");
+		finish(l, &bad);
 		return;
 	}
 	l->limit = etcd_list_next_limit(l->limit, page_bytes(r), (unsigned)r->n_kvs, false);

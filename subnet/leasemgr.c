@@ -1085,9 +1085,13 @@ static void on_list_page(void *data, const struct etcd_kv *kvs, size_t n, bool r
 
 /* Our own writes after the listing's revision (an acquisition that went on
  * meanwhile) are newer than the listing: keep them, or check_own would take
- * the own key for deleted. The watch from revision + 1 replays them anyway. */
+ * the own key for deleted. The watch from revision + 1 replays them anyway.
+ * A listing below the revision already seen is another history (etcd wiped
+ * or restored): nothing of the old view is kept then. */
 static void keep_newer(struct leasemgr *m, int64_t revision)
 {
+	if (revision < m->rev)
+		return;
 	for (size_t i = 0; i < m->n_map; i++) {
 		const struct entry *e = &m->map[i];
 
