@@ -32,6 +32,7 @@
 #define WATCH_RETRY_BASE_MS 200
 #define WATCH_RETRY_CAP_MS  5000
 #define KEEPALIVE_MAX_MS    (300 * 1000)
+#define VALUE_MAX	    4096 /* a lease value is about 150 bytes */
 #define WATCH_PROVEN_MS	    1000 /* a watch up this long is not flapping */
 
 struct entry {
@@ -237,11 +238,14 @@ static int kv_subnet(const struct leasemgr *m, const struct etcd_kv *kv, struct 
 /* Applies one kv as listed or as carried by a PUT event. */
 static int map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *sn)
 {
+	bool usable;
+
 	if (kv_subnet(m, kv, sn) < 0)
 		return -EINVAL; /* not a lease key: ignored */
-	/* A value with a NUL byte is kept as an undecodable lease. */
-	return map_put(m, sn, strlen(kv->value) == kv->value_len ? kv->value : "", kv->mod_revision,
-		       kv->lease);
+	/* A value with a NUL byte, or too long for any lease, is kept as an
+	 * undecodable lease: the map's memory stays bounded by the key count. */
+	usable = strlen(kv->value) == kv->value_len && kv->value_len <= VALUE_MAX;
+	return map_put(m, sn, usable ? kv->value : "", kv->mod_revision, kv->lease);
 }
 
 /* ------------------------------------------------------------ peer stream */
