@@ -55,6 +55,9 @@ static bool dp_ready(void *arg, char *why, size_t len)
 		snprintf(why, len, "data plane not programmed yet");
 	else if (!dp->env_written)
 		snprintf(why, len, "%s not written yet", dp->c.subnet_file);
+	else if (st.peers_stale_ms > LEASEMGR_STALE_MS)
+		snprintf(why, len, "peer view not in sync with etcd for %" PRIu64 " s",
+			 st.peers_stale_ms / 1000);
 	else
 		return true;
 	return false;
@@ -102,6 +105,22 @@ static void dp_metrics(void *arg, struct metrics_buf *m)
 			(double)ls.etcd_reconnects);
 	metrics_counter(m, "weft_etcd_requests_total", "HTTP requests made to etcd.",
 			(double)ls.etcd_requests);
+	metrics_gauge(m, "weft_etcd_peer_view_stale_seconds",
+		      "How long the peer view may have lagged etcd (0: watch up).",
+		      (double)ls.peers_stale_ms / 1000.0);
+	metrics_counter(m, "weft_etcd_relists_total", "Complete listings of the peer leases.",
+			(double)ls.relists);
+	metrics_counter(m, "weft_etcd_list_pages_total", "Pages of peer lease listings.",
+			(double)ls.list_pages);
+	metrics_counter(m, "weft_etcd_list_skipped_total",
+			"Keys skipped while listing: the value alone is over the page limit.",
+			(double)ls.list_skipped);
+	metrics_counter(m, "weft_etcd_list_restarts_total",
+			"Listings restarted because their revision was compacted.",
+			(double)ls.list_restarts);
+	metrics_counter(m, "weft_etcd_watch_oversize_total",
+			"Watch messages over the size limit (each makes a re-list).",
+			(double)ls.watch_oversize);
 	metrics_gauge(m, "weft_peers", "Peer leases in the desired state.", vs.peers);
 	metrics_family(m, "weft_kernel_objects", "gauge",
 		       "Kernel objects programmed for peers, by kind.");

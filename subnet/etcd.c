@@ -55,7 +55,8 @@ struct etcd_req {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *resp;
-	size_t resp_len, resp_cap;
+	size_t resp_len, resp_cap, resp_max;
+	bool too_big;
 	char errbuf[CURL_ERROR_SIZE];
 	size_t ep; /* endpoint index used */
 	unsigned tries;
@@ -138,9 +139,20 @@ char *etcd_b64_encode(const void *data, size_t len)
 
 static int b64_val(char ch)
 {
-	const char *p = ch ? strchr(b64_alpha, ch) : NULL;
+	unsigned char c = (unsigned char)ch;
 
-	return p ? (int)(p - b64_alpha) : -1;
+	/* Arithmetic, not a table scan: values of listings run to megabytes. */
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
 }
 
 int etcd_b64_decode(const char *s, size_t slen, char **out, size_t *out_len)
@@ -382,6 +394,7 @@ int etcd_parse_response(enum etcd_op op, long http, const char *body, size_t len
 	switch (op) {
 	case ETCD_OP_RANGE:
 		out->count = jsonx_get_i64(res, "count");
+		out->more = json_is_true(json_object_get(res, "more"));
 		ret = parse_kvs(json_object_get(res, "kvs"), out);
 		break;
 	case ETCD_OP_DELETE:
@@ -581,16 +594,20 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 static size_t on_req_data(char *ptr, size_t size, size_t nmemb, void *userp)
 {
 	struct etcd_req *r = userp;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, max = r->resp_max ? r->resp_max : RESP_MAX;
 
+	if (r->resp_len + n + 1 > max) {
+		r->too_big = true;
+		return 0;
+	}
 	if (r->resp_len + n + 1 > r->resp_cap) {
 		size_t cap = r->resp_cap ? r->resp_cap : 1024;
 		char *nbuf;
 
 		while (cap < r->resp_len + n + 1)
 			cap *= 2;
-		if (cap > RESP_MAX)
-			return 0;
+		if (cap > max)
+			cap = max;
 		nbuf = realloc(r->resp, cap);
 		if (!nbuf)
 			return 0;
@@ -729,6 +746,7 @@ static int req_start_transfer(struct etcd_req *r)
 	curl_slist_free_all(r->hdrs);
 	r->hdrs = NULL;
 	r->resp_len = 0;
+	r->too_big = false;
 	r->easy = curl_easy_init();
 	if (!r->easy)
 		return -ENOMEM;
@@ -749,17 +767,18 @@ static int req_start_transfer(struct etcd_req *r)
 	return 0;
 }
 
-static int submit(struct etcd_client *c, enum etcd_op op, const char *path, json_t *body,
-		  etcd_cb cb, void *data)
+/* Takes the body text; resp_max 0 means RESP_MAX. */
+static int submit_text(struct etcd_client *c, enum etcd_op op, const char *path, char *text,
+		       size_t resp_max, etcd_cb cb, void *data)
 {
 	struct etcd_req *r;
 	int ret;
 
-	if (!body)
+	if (!text)
 		return -ENOMEM;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		json_decref(body);
+		free(text);
 		return -ENOMEM;
 	}
 	r->c = c;
@@ -767,12 +786,8 @@ static int submit(struct etcd_client *c, enum etcd_op op, const char *path, json
 	r->path = path;
 	r->cb = cb;
 	r->data = data;
-	r->body = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (!r->body) {
-		free(r);
-		return -ENOMEM;
-	}
+	r->body = text;
+	r->resp_max = resp_max;
 	ret = req_start_transfer(r);
 	if (ret < 0) {
 		list_remove_req(&c->active, r);
@@ -780,6 +795,18 @@ static int submit(struct etcd_client *c, enum etcd_op op, const char *path, json
 		req_free(r);
 	}
 	return ret;
+}
+
+static int submit(struct etcd_client *c, enum etcd_op op, const char *path, json_t *body,
+		  etcd_cb cb, void *data)
+{
+	char *text;
+
+	if (!body)
+		return -ENOMEM;
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	return submit_text(c, op, path, text, 0, cb, data);
 }
 
 static void on_auth_done(void *data, const struct etcd_response *resp);
@@ -860,6 +887,12 @@ static void complete_request(struct etcd_req *r, CURLcode rc)
 
 	list_remove_req(&c->active, r);
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &http);
+	if (rc == CURLE_WRITE_ERROR && r->too_big) {
+		resp.err = ETCD_ETOOBIG;
+		msgf(resp.message, sizeof(resp.message), "%s: answer larger than %zu bytes",
+		     c->endpoints[r->ep], r->resp_max ? r->resp_max : (size_t)RESP_MAX);
+		goto done;
+	}
 	if (rc != CURLE_OK) {
 		rotate_endpoint(c, r->ep);
 		if (curl_not_sent(rc) && r->tries < c->n_endpoints && req_start_transfer(r) == 0)
@@ -1073,8 +1106,10 @@ static void watch_deliver(struct etcd_watch *w, bool done, CURLcode rc)
 		w->in_len = 0;
 		if (ret < 0 && !w->ending) {
 			w->ending = true;
-			w->end_err = ETCD_EPROTO;
-			snprintf(w->end_reason, sizeof(w->end_reason), "watch message too large");
+			w->end_err = ret == -E2BIG ? ETCD_ETOOBIG : ret;
+			snprintf(w->end_reason, sizeof(w->end_reason), "%s",
+				 ret == -E2BIG ? "watch message larger than 8 MiB"
+					       : strerror(-ret));
 		}
 	}
 	if (done && !w->cancelled && !w->ending)
@@ -1370,6 +1405,13 @@ int etcd_get_prefix(struct etcd_client *c, const char *prefix, etcd_cb cb, void 
 	}
 	free(end);
 	return submit(c, ETCD_OP_RANGE, "/v3/kv/range", o, cb, data);
+}
+
+int etcd_range_json(struct etcd_client *c, const char *body, size_t resp_max, etcd_cb cb,
+		    void *data)
+{
+	return submit_text(c, ETCD_OP_RANGE, "/v3/kv/range", body ? strdup(body) : NULL, resp_max,
+			   cb, data);
 }
 
 static json_t *put_obj(const char *key, const char *value, int64_t lease)

@@ -45,6 +45,7 @@ struct etcd_kv {
 #define ETCD_EAUTH     (-EACCES)       /* authentication or permission */
 #define ETCD_ESERVER   (-EREMOTEIO)    /* etcd answered with an error status */
 #define ETCD_EPROTO    (-EPROTO)       /* response not understood */
+#define ETCD_ETOOBIG   (-EMSGSIZE)     /* answer or watch message over the cap */
 
 struct etcd_response {
 	int err;	     /* 0 or one of ETCD_E* (or another -errno) */
@@ -56,6 +57,7 @@ struct etcd_response {
 	struct etcd_kv *kvs; /* range; txn: kvs of the failure-branch range */
 	size_t n_kvs;
 	int64_t count, deleted;
+	bool more;	       /* range: limit reached, more keys follow */
 	int64_t lease_id, ttl; /* grant / keepalive: ttl 0 = lease gone */
 };
 
@@ -81,6 +83,10 @@ int etcd_get_prefix(struct etcd_client *c, const char *prefix, etcd_cb cb, void 
 int etcd_put(struct etcd_client *c, const char *key, const char *value, int64_t lease, etcd_cb cb,
 	     void *data);
 int etcd_delete(struct etcd_client *c, const char *key, etcd_cb cb, void *data);
+/* A range with a ready request body (see etcd_range_body); an answer of more
+ * than resp_max bytes fails with ETCD_ETOOBIG. */
+int etcd_range_json(struct etcd_client *c, const char *body, size_t resp_max, etcd_cb cb,
+		    void *data);
 
 enum etcd_cmp {
 	ETCD_CMP_CREATE, /* create_revision(key) == rev; rev 0: key absent */

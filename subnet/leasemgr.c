@@ -19,7 +19,9 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "subnet/etcd.h"
+#include "subnet/etcd_list.h"
 #include "subnet/subnet_pick.h"
 #include "subnet/vtep.h"
 
@@ -31,6 +33,8 @@
 #define WATCH_RETRY_BASE_MS 200
 #define WATCH_RETRY_CAP_MS  5000
 #define KEEPALIVE_MAX_MS    (300 * 1000)
+#define VALUE_MAX	    4096 /* a lease value is about 150 bytes */
+#define WATCH_PROVEN_MS	    1000 /* a watch up this long is not flapping */
 
 /* One key under <prefix>/subnets/. Several keys can name the same IPv4
  * subnet (a dual-stack key, for one): the whole key is the identity. */
@@ -70,6 +74,12 @@ struct leasemgr {
 	struct etcd_watch *watch;
 	bool watch_up, relist_now, need_list;
 	unsigned watch_fail;
+	/* Listing: pages fill the staging map, swapped in when complete. */
+	struct etcd_list *lister;
+	struct entry *smap;
+	size_t n_smap, cap_smap;
+	uint64_t stale_since_ms, created_ms, list_ms; /* CLOCK_MONOTONIC */
+	uint64_t relists, watch_oversize;
 
 	struct etcd_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
 
@@ -95,6 +105,7 @@ static void acquire(struct leasemgr *m);
 static void acquire_step(struct leasemgr *m);
 static void sync_start(struct leasemgr *m);
 static void sync_retry(struct leasemgr *m, uint64_t delay_ms);
+static void mark_stale(struct leasemgr *m);
 
 static uint32_t rnd32(void)
 {
@@ -312,11 +323,15 @@ static int kv_subnet(const struct leasemgr *m, const struct etcd_kv *kv, struct 
 /* Applies one kv as listed or as carried by a PUT event. */
 static int map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *sn)
 {
+	bool usable;
+
 	if (kv_subnet(m, kv, sn) < 0)
 		return -EINVAL; /* not a lease key: ignored */
-	/* A value with a NUL byte is kept as an undecodable lease. */
-	return map_put_key(m, sn, kv->key, strlen(kv->value) == kv->value_len ? kv->value : "",
-			   kv->create_revision, kv->mod_revision, kv->lease);
+	/* A value with a NUL byte, or too long for any lease, is kept as an
+	 * undecodable lease: the map's memory stays bounded by the key count. */
+	usable = strlen(kv->value) == kv->value_len && kv->value_len <= VALUE_MAX;
+	return map_put_key(m, sn, kv->key, usable ? kv->value : "", kv->create_revision,
+			   kv->mod_revision, kv->lease);
 }
 
 /* ------------------------------------------------------------ peer stream */
@@ -712,6 +727,7 @@ static void on_keepalive(void *data, const struct etcd_response *r)
 		keepalive_arm(m, d);
 		/* etcd did not answer in time: the watch connection is suspect. */
 		if (r->err == ETCD_ETIMEDOUT && m->watch) {
+			mark_stale(m);
 			etcd_watch_cancel(m->watch);
 			m->watch = NULL;
 			m->watch_up = false;
@@ -1058,14 +1074,82 @@ static void sync_retry(struct leasemgr *m, uint64_t delay_ms)
 	etcd_timer_arm(m->t_sync, delay_ms);
 }
 
+/* The peer view may lag etcd from now on (kept from the first break of a
+ * run of short-lived watches). */
+static void mark_stale(struct leasemgr *m)
+{
+	uint64_t now = now_ms();
+
+	if (!m->stale_since_ms || (m->watch_up && now - m->created_ms >= WATCH_PROVEN_MS))
+		m->stale_since_ms = now;
+}
+
+static void watch_closed(struct leasemgr *m, const struct etcd_watch_msg *msg)
+{
+	uint64_t d;
+
+	/* Only a watch that lived resets the backoff: a quiet one sees no
+	 * event for minutes, a flapping one never gets that far. */
+	if (m->watch_up && now_ms() - m->created_ms >= WATCH_PROVEN_MS)
+		m->watch_fail = 0;
+	d = m->relist_now ? 0
+			  : etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
+					    WATCH_RETRY_CAP_MS, rnd32());
+	mark_stale(m);
+	m->watch = NULL;
+	m->watch_up = false;
+	m->relist_now = false;
+	/* Every new watch starts from a fresh listing: a break may hide an
+	 * etcd restored from a snapshot, whose revisions mean other writes. */
+	m->need_list = true;
+	m->reconnects++;
+	if (msg->err == ETCD_ETOOBIG) {
+		m->watch_oversize++;
+		log_warn("etcd watch message over the size limit (%s); re-listing in %" PRIu64
+			 " ms instead of replaying",
+			 msg->reason, d);
+	} else if (msg->err && log_ratelimit_ok(&m->rl_etcd)) {
+		log_warn("etcd watch broke (%s); re-listing in %" PRIu64 " ms", msg->reason, d);
+	}
+	sync_retry(m, d);
+}
+
+static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
+{
+	bool released = false;
+
+	for (size_t i = 0; i < msg->n_events; i++) {
+		const struct etcd_event *ev = &msg->events[i];
+		struct ip4_net sn;
+
+		if (ev->kv->mod_revision > m->rev)
+			m->rev = ev->kv->mod_revision;
+		if (ev->type == ETCD_EVENT_PUT) {
+			if (map_put_kv(m, ev->kv, &sn) < 0)
+				continue;
+		} else {
+			if (kv_subnet(m, ev->kv, &sn) < 0)
+				continue;
+			map_remove_key(m, &sn, ev->kv->key);
+			released = true;
+		}
+		if (m->held && ip4_net_equal(&sn, &m->own))
+			check_own(m);
+		else
+			emit_one(m, &sn);
+	}
+	if (released && !m->held && m->exhausted && !m->acquiring)
+		acquire(m);
+}
+
 static void on_watch(void *data, const struct etcd_watch_msg *msg)
 {
 	struct leasemgr *m = data;
-	bool released = false;
 
 	switch (msg->kind) {
 	case ETCD_WATCH_CREATED:
-		/* A revision below ours: etcd was restored or replaced. */
+		/* A revision below the listing's: a member behind, or etcd
+		 * replaced meanwhile. */
 		if (msg->revision && msg->revision < m->rev) {
 			log_warn("etcd revision went back from %" PRId64 " to %" PRId64
 				 "; re-listing",
@@ -1073,39 +1157,23 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 			etcd_watch_cancel(m->watch);
 			m->watch = NULL;
 			m->need_list = true;
-			sync_retry(m, 0);
+			mark_stale(m);
+			/* Backoff: a member that stays behind must not spin us. */
+			sync_retry(m, etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
+						      WATCH_RETRY_CAP_MS, rnd32()));
 			break;
 		}
 		m->watch_up = true;
-		m->watch_fail = 0;
+		m->created_ms = now_ms();
 		break;
 	case ETCD_WATCH_PROGRESS:
 		if (msg->revision > m->rev)
 			m->rev = msg->revision;
+		m->stale_since_ms = 0;
 		break;
 	case ETCD_WATCH_EVENTS:
-		for (size_t i = 0; i < msg->n_events; i++) {
-			const struct etcd_event *ev = &msg->events[i];
-			struct ip4_net sn;
-
-			if (ev->kv->mod_revision > m->rev)
-				m->rev = ev->kv->mod_revision;
-			if (ev->type == ETCD_EVENT_PUT) {
-				if (map_put_kv(m, ev->kv, &sn) < 0)
-					continue;
-			} else {
-				if (kv_subnet(m, ev->kv, &sn) < 0)
-					continue;
-				map_remove_key(m, &sn, ev->kv->key);
-				released = true;
-			}
-			if (m->held && ip4_net_equal(&sn, &m->own))
-				check_own(m);
-			else
-				emit_one(m, &sn);
-		}
-		if (released && !m->held && m->exhausted && !m->acquiring)
-			acquire(m);
+		m->stale_since_ms = 0;
+		watch_events(m, msg);
 		break;
 	case ETCD_WATCH_COMPACTED:
 		log_info("watch revision %" PRId64 " was compacted (at %" PRId64 "); re-listing",
@@ -1119,53 +1187,112 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 	case ETCD_WATCH_ERROR:
 		/* Reported with the CLOSED message that follows. */
 		break;
-	case ETCD_WATCH_CLOSED: {
-		uint64_t d = m->relist_now ? 0
-					   : etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
-							     WATCH_RETRY_CAP_MS, rnd32());
-
-		m->watch = NULL;
-		m->watch_up = false;
-		m->need_list = m->relist_now;
-		m->relist_now = false;
-		m->reconnects++;
-		if (msg->err && log_ratelimit_ok(&m->rl_etcd))
-			log_warn("etcd watch broke (%s); resuming from revision %" PRId64
-				 " in %" PRIu64 " ms",
-				 msg->reason, m->rev + 1, d);
-		sync_retry(m, d);
+	case ETCD_WATCH_CLOSED:
+		watch_closed(m, msg);
 		break;
-	}
 	}
 }
 
-static void on_list(void *data, const struct etcd_response *r)
+static void map_swap_staging(struct leasemgr *m)
+{
+	struct entry *v = m->map;
+	size_t n = m->n_map, cap = m->cap_map;
+
+	m->map = m->smap;
+	m->n_map = m->n_smap;
+	m->cap_map = m->cap_smap;
+	m->smap = v;
+	m->n_smap = n;
+	m->cap_smap = cap;
+}
+
+static void staging_clear(struct leasemgr *m)
+{
+	map_swap_staging(m);
+	map_clear(m);
+	map_swap_staging(m);
+}
+
+/* A page goes into the staging map; the live map stays whole meanwhile. */
+static void on_list_page(void *data, const struct etcd_kv *kvs, size_t n, bool restart)
 {
 	struct leasemgr *m = data;
 	struct ip4_net sn;
+
+	map_swap_staging(m);
+	if (restart)
+		map_clear(m);
+	for (size_t i = 0; i < n; i++)
+		map_put_kv(m, &kvs[i], &sn);
+	map_swap_staging(m);
+}
+
+/* Our own writes after the listing's revision (an acquisition that went on
+ * meanwhile) are newer than the listing: keep them, or check_own would take
+ * the own key for deleted. The watch from revision + 1 replays them anyway.
+ * A listing below the revision already seen is another history (etcd wiped
+ * or restored): nothing of the old view is kept then. */
+static void keep_newer(struct leasemgr *m, int64_t revision)
+{
+	if (revision < m->rev)
+		return;
+	for (size_t i = 0; i < m->n_map; i++) {
+		const struct entry *e = &m->map[i];
+
+		if (e->mod_rev <= revision)
+			continue;
+		map_swap_staging(m);
+		/* e now lies in the other array, which map_put does not touch. */
+		map_put_key(m, &e->subnet, e->key, e->value, e->create_rev, e->mod_rev, e->lease);
+		map_swap_staging(m);
+	}
+}
+
+static void list_failed(struct leasemgr *m, const struct etcd_response *r)
+{
+	uint64_t d;
+
+	m->need_list = true;
+	staging_clear(m);
+	if (fatal_error(m, r, "listing the subnet leases"))
+		return;
+	d = etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS, WATCH_RETRY_CAP_MS, rnd32());
+	log_etcd_error(m, "listing of subnet leases", r, d);
+	sync_retry(m, d);
+}
+
+static void on_list_done(void *data, const struct etcd_response *r, int64_t revision)
+{
+	struct leasemgr *m = data;
+	struct etcd_list_stats st;
 	int ret;
 
 	m->listing = false;
-	m->need_list = true;
-	if (r->err && fatal_error(m, r, "listing the subnet leases"))
-		return;
-	if (r->err) {
-		uint64_t d = etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
-					     WATCH_RETRY_CAP_MS, rnd32());
-
-		log_etcd_error(m, "listing of subnet leases", r, d);
-		sync_retry(m, d);
+	if (r) {
+		list_failed(m, r);
 		return;
 	}
-	map_clear(m);
-	for (size_t i = 0; i < r->n_kvs; i++)
-		map_put_kv(m, &r->kvs[i], &sn);
-	m->rev = r->revision;
+	etcd_list_get_stats(m->lister, &st);
+	if (st.skipped)
+		log_warn("%" PRIu64 " keys under %s skipped so far: each value alone is over the "
+			 "%u-byte page limit (last: %s)",
+			 st.skipped, m->subnets_key, ETCD_LIST_PAGE_MAX,
+			 etcd_list_skipped_key(m->lister));
+	/* The listing replaces the view; the diff below emits only changes. */
+	keep_newer(m, revision);
+	map_swap_staging(m);
+	staging_clear(m);
+	m->relists++;
+	log_debug("listed %s at revision %" PRId64 ": %zu leases in %" PRIu64 " ms (%" PRIu64
+		  " pages so far)",
+		  m->subnets_key, revision, m->n_map, now_ms() - m->list_ms, st.pages);
+	m->rev = revision;
 	m->synced = true;
 	m->need_list = false;
 	ret = etcd_watch_prefix(m->c, m->subnets_key, m->rev + 1, on_watch, m, &m->watch);
 	if (ret < 0) {
 		m->watch = NULL;
+		m->need_list = true;
 		log_err("cannot start the etcd watch: %s", strerror(-ret));
 		sync_retry(m, 1000);
 	}
@@ -1185,8 +1312,10 @@ static void sync_start(struct leasemgr *m)
 	if (m->watch) {
 		etcd_watch_cancel(m->watch);
 		m->watch = NULL;
+		m->watch_up = false;
 	}
-	ret = etcd_get_prefix(m->c, m->subnets_key, on_list, m);
+	m->list_ms = now_ms();
+	ret = etcd_list_start(m->lister);
 	if (ret < 0) {
 		log_err("cannot start an etcd request: %s", strerror(-ret));
 		sync_retry(m, 1000);
@@ -1195,29 +1324,14 @@ static void sync_start(struct leasemgr *m)
 	m->listing = true;
 }
 
-/* After a break the watch resumes where it stopped: etcd replays what was
- * missed, which brings the map to the same state a re-list would. A
- * compacted revision (or a revision that went back) re-lists instead. */
-static void watch_resume(struct leasemgr *m)
-{
-	int ret;
-
-	ret = etcd_watch_prefix(m->c, m->subnets_key, m->rev + 1, on_watch, m, &m->watch);
-	if (ret < 0) {
-		m->watch = NULL;
-		log_err("cannot start the etcd watch: %s", strerror(-ret));
-		sync_retry(m, 1000);
-	}
-}
-
+/* A listing then a watch from its revision + 1: the first sync, and every
+ * resync after a break, compaction, oversized message or revision change. */
 static void sync_fire(void *data)
 {
 	struct leasemgr *m = data;
 
-	if (m->need_list || !m->synced)
+	if (m->need_list || !m->synced || !m->watch)
 		sync_start(m);
-	else if (!m->watch)
-		watch_resume(m);
 }
 
 /* -------------------------------------------------------------- lifecycle */
@@ -1263,7 +1377,8 @@ int leasemgr_new(struct etcd_client *c, const struct leasemgr_config *cfg,
 	if ((ret = etcd_timer_new(c, config_start, m, &m->t_config)) < 0 ||
 	    (ret = etcd_timer_new(c, sync_fire, m, &m->t_sync)) < 0 ||
 	    (ret = etcd_timer_new(c, acquire_fire, m, &m->t_acquire)) < 0 ||
-	    (ret = etcd_timer_new(c, keepalive_fire, m, &m->t_keepalive)) < 0)
+	    (ret = etcd_timer_new(c, keepalive_fire, m, &m->t_keepalive)) < 0 ||
+	    (ret = etcd_list_new(c, m->subnets_key, on_list_page, on_list_done, m, &m->lister)) < 0)
 		goto err;
 	*out = m;
 	return 0;
@@ -1277,6 +1392,7 @@ int leasemgr_start(struct leasemgr *m)
 {
 	int ret;
 
+	m->stale_since_ms = now_ms();
 	/* Config and listing do not depend on each other: one round trip. */
 	ret = etcd_timer_arm(m->t_config, 0);
 	if (!ret)
@@ -1293,8 +1409,12 @@ void leasemgr_free(struct leasemgr *m)
 	etcd_timer_free(m->t_sync);
 	etcd_timer_free(m->t_acquire);
 	etcd_timer_free(m->t_keepalive);
+	etcd_list_free(m->lister);
 	map_clear(m);
 	free(m->map);
+	m->map = NULL;
+	staging_clear(m);
+	free(m->smap);
 	free(m->peers);
 	free(m->own_value);
 	free(m->bad_config);
@@ -1314,8 +1434,21 @@ size_t leasemgr_peers(const struct leasemgr *m, const struct leasemgr_peer **pee
 	return m->n_peers;
 }
 
+/* 0 while a watch that outlived its first second is up, else how long the
+ * view may have lagged etcd. */
+static uint64_t leasemgr_stale_ms(const struct leasemgr *m)
+{
+	uint64_t now = now_ms();
+
+	if (m->watch_up && now - m->created_ms >= WATCH_PROVEN_MS)
+		return 0;
+	return m->stale_since_ms ? now - m->stale_since_ms : 0;
+}
+
 void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st)
 {
+	struct etcd_list_stats ls;
+
 	memset(st, 0, sizeof(*st));
 	st->config_loaded = m->have_nc;
 	st->lease_held = m->held;
@@ -1329,6 +1462,13 @@ void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st)
 	st->peers_synced = m->synced && m->ever_held;
 	st->n_peers = m->n_peers;
 	st->etcd_reconnects = m->reconnects;
+	st->peers_stale_ms = leasemgr_stale_ms(m);
+	st->relists = m->relists;
+	st->watch_oversize = m->watch_oversize;
+	etcd_list_get_stats(m->lister, &ls);
+	st->list_pages = ls.pages;
+	st->list_skipped = ls.skipped;
+	st->list_restarts = ls.restarts;
 	st->etcd_requests = etcd_client_requests(m->c);
 	st->lost_races = m->lost_races;
 	st->acquisitions = m->acquisitions;

@@ -7,10 +7,13 @@
  * create-if-absent txn; a lost race picks another subnet. Keys without an
  * etcd lease are reservations: honoured, never given a TTL. The lease is
  * renewed with keepalive only, so a renewal wakes no peer. Losing the lease
- * or the key re-acquires, preferring the same subnet. A broken watch resumes
- * from the next revision, so etcd replays what was missed; when that
- * revision was compacted (or etcd's revision went back) the manager
- * re-lists and diffs against what it reported.
+ * or the key re-acquires, preferring the same subnet. The listing is
+ * paginated (etcd_list.h). Whenever the watch ends (break, compaction, a
+ * message over the size limit, a revision going back) the manager re-lists
+ * and diffs against what it reported, then watches from the listing's
+ * revision + 1: a replay is never needed, and an etcd restored from an
+ * older snapshot (same cluster ID, revisions reused) is seen for what it
+ * holds.
  *
  * The backend follows through callbacks, all run from the etcd client's
  * dispatch. Peers are reported only once a lease is held and only when
@@ -34,6 +37,9 @@
 
 struct etcd_client;
 struct leasemgr;
+
+/* A peer view lagging etcd for longer than this makes the node not ready. */
+#define LEASEMGR_STALE_MS 20000
 
 struct leasemgr_ops {
 	/* The network config was read and validated (once). */
@@ -80,7 +86,15 @@ struct leasemgr_status {
 	bool peers_synced;
 	size_t n_peers;
 	uint64_t etcd_reconnects; /* watch restarts after a break */
-	uint64_t etcd_requests;	  /* HTTP requests made */
+	/* How long the peer view may have lagged etcd (watch down or not yet
+	 * proven); 0 while current. Readiness fails past LEASEMGR_STALE_MS. */
+	uint64_t peers_stale_ms;
+	uint64_t relists;	 /* complete listings */
+	uint64_t list_pages;	 /* listing pages received */
+	uint64_t list_skipped;	 /* keys skipped: value alone over the page cap */
+	uint64_t list_restarts;	 /* listing revision compacted mid-way */
+	uint64_t watch_oversize; /* watch messages over the limit */
+	uint64_t etcd_requests;	 /* HTTP requests made */
 	uint64_t lost_races;
 	uint64_t acquisitions;
 	/* Peer leases skipped, by verdict (PEER_ACCEPTED stays 0): each
