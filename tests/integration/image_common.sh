@@ -20,10 +20,15 @@ IMG_REF=localhost/weft:test
 IMG_MIRRORS=("http://deb.debian.org/debian" "http://deb.debian.org/debian-security")
 
 # Like Debian's -slim images: no manuals, documentation or translations,
-# now or from later apt-get installs (dpkg keeps these options in the base).
+# now or from later apt-get installs (dpkg keeps these options in the base),
+# and apt keeps neither its binary caches nor the packages it downloaded
+# (its clean step no longer knows the caches' names: removed here).
 IMG_SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*'
 	--dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*'
-	--dpkgopt='path-exclude=/usr/share/info/*')
+	--dpkgopt='path-exclude=/usr/share/info/*'
+	--customize-hook='printf "%s\n" "Dir::Cache::pkgcache \"\";" "Dir::Cache::srcpkgcache \"\";" \
+		"APT::Keep-Downloaded-Packages \"false\";" >"$1/etc/apt/apt.conf.d/90slim" &&
+		rm -f "$1"/var/cache/apt/*.bin')
 
 img_log() { echo "[$(date +%T.%3N)] $*" >&2; }
 
