@@ -32,9 +32,11 @@ IMG_SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr
 
 img_log() { echo "[$(date +%T.%3N)] $*" >&2; }
 
+# img_conf: podman's config for the cache store, replaced by rename (a
+# test running alongside may be reading it).
 img_conf() {
 	mkdir -p "$IMG_CACHE/tmp"
-	cat >"$IMG_CACHE/containers.conf" <<EOC
+	cat >"$IMG_CACHE/containers.conf.$$" <<EOC
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
 netns = "host"
@@ -45,12 +47,14 @@ events_logfile_path = "$IMG_CACHE/events.log"
 tmp_dir = "$IMG_CACHE/tmp"
 runtime = "runc"
 EOC
-	cat >"$IMG_CACHE/storage.conf" <<EOC
+	cat >"$IMG_CACHE/storage.conf.$$" <<EOC
 [storage]
 driver = "overlay"
 graphroot = "$IMG_CACHE/store"
 runroot = "$IMG_CACHE/run"
 EOC
+	mv -f "$IMG_CACHE/containers.conf.$$" "$IMG_CACHE/containers.conf" &&
+		mv -f "$IMG_CACHE/storage.conf.$$" "$IMG_CACHE/storage.conf"
 }
 
 img_pm() {
