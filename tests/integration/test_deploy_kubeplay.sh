@@ -22,6 +22,7 @@
 # Skipped (exit 77, with the reason) where podman cannot run.
 # labels: deploy;podman;image
 # timeout: 1500
+: "${WEFT_SRC:?}"
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/image_common.sh"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: integration tests need root" >&2; exit 77; }
@@ -99,7 +100,7 @@ on_node() {
 # podman as the node's container runtime: CNI from the node's
 # /etc/cni/net.d and /opt/cni/bin (then Debian's reference plugins).
 P="$H_TMP/podman"
-mkdir -p "$P/tmp"
+mkdir -p "$P/tmp" "$P/kube-net.d"
 cat >"$P/containers.conf" <<EOC
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
@@ -182,7 +183,9 @@ play() {
 	local n=$1 name=$2
 	node "$work/podrun.js" pod "$manifest" --node-ip "198.18.0.$n" --name "$name" \
 		--secret-dir "weft-etcd=$secret" ${3:+--image "$3"} >"$H_TMP/$name.yml" || h_fail "pod of node $n"
-	pm "$n" kube play --configmap "$H_TMP/configmap.yml" "$H_TMP/$name.yml" >"$H_TMP/$name.play.log" 2>&1 ||
+	# kube play writes a default network config of its own: not into the
+	# node's CNI directory, which only weft's conflist may enter.
+	pm "$n" --network-config-dir "$P/kube-net.d" kube play --configmap "$H_TMP/configmap.yml" "$H_TMP/$name.yml" >"$H_TMP/$name.play.log" 2>&1 ||
 		{ cat "$H_TMP/$name.play.log" >&2; h_fail "kube play on node $n"; }
 }
 probe() { # N PATH: GET as kubelet's httpGet probe does (pod IP = node IP)
@@ -235,6 +238,11 @@ for n in 1 2; do
 	h_assert_eq "$(jq -cS . "$cm/cni-conf.json")" "$(jq -cS . "$conf")" "node $n conflist (the ConfigMap's cni-conf.json)"
 	v=$(echo '{"cniVersion":"1.0.0"}' | on_node "$n" env CNI_COMMAND=VERSION /opt/cni/bin/weft) ||
 		h_fail "node $n: installed plugin does not run: $v"
+	# The probe first: find sees the files weftd wrote (and the lock podman,
+	# the runtime, keeps there), then no temporary one.
+	h_assert_eq "10-weft.conflist weft " \
+		"$(find "$(hostdir "$n" /etc/cni/net.d)" "$(hostdir "$n" /opt/cni/bin)" -mindepth 1 -printf '%f\n' | grep -vx cni.lock | sort | tr '\n' ' ')" \
+		"files in node $n's CNI directories"
 	h_assert_eq "" "$(find "$(hostdir "$n" /etc/cni/net.d)" "$(hostdir "$n" /opt/cni/bin)" -name '.*')" \
 		"temporary files in the CNI directories"
 done
