@@ -5,8 +5,9 @@
 # namespace plus a mount namespace where the node's own directories sit at
 # /run/weft, /etc/cni/net.d, /opt/cni/bin and /var/lib/cni, so hostPath
 # volumes, the conflist's paths and the runtime see what they would on a
-# machine. tests/k8s/podrun.js does only what podman 4.3 cannot (DaemonSet
-# kind, fieldRef status.hostIP, $(VAR) in args, decoded secret volumes);
+# machine. tests/k8s/kubeplay.js does only what podman 4.3 cannot (DaemonSet
+# kind, fieldRef status.hostIP, $(VAR) in args, decoded secret volumes,
+# ports of a hostNetwork pod);
 # the ConfigMap goes to podman as is, the Secret's data as a podman secret.
 # etcd uses TLS with kubeadm's file names.
 # Checks: weftd ready on the node IP (where kubelet probes), not 127.0.0.1;
@@ -174,14 +175,14 @@ for f in "$secret"/*; do
 	jq -n --arg k "${f##*/}" --arg v "$(base64 -w0 "$f")" '{($k): $v}'
 done | jq -s add >"$H_TMP/secret.json"
 pm 1 secret create weft-etcd "$H_TMP/secret.json" >/dev/null || h_fail "podman secret create"
-node "$work/podrun.js" configmap "$manifest" weft-config >"$H_TMP/configmap.yml" || h_fail "ConfigMap"
+node "$work/kubeplay.js" configmap "$manifest" weft-config >"$H_TMP/configmap.yml" || h_fail "ConfigMap"
 cm="$H_TMP/configmap"
-node "$work/podrun.js" configmap-dir "$manifest" weft-config "$cm" || h_fail "ConfigMap files"
+node "$work/kubeplay.js" configmap-dir "$manifest" weft-config "$cm" || h_fail "ConfigMap files"
 
 # play N NAME [IMAGE]: the DaemonSet's pod on node N.
 play() {
 	local n=$1 name=$2
-	node "$work/podrun.js" pod "$manifest" --node-ip "198.18.0.$n" --name "$name" \
+	node "$work/kubeplay.js" pod "$manifest" --node-ip "198.18.0.$n" --name "$name" \
 		--secret-dir "weft-etcd=$secret" ${3:+--image "$3"} >"$H_TMP/$name.yml" || h_fail "pod of node $n"
 	# kube play writes a default network config of its own: not into the
 	# node's CNI directory, which only weft's conflist may enter.

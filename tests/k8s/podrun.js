@@ -1,27 +1,20 @@
 #!/usr/bin/env node
-// Turns a manifest's DaemonSet into the Pod one node runs, for
-// `podman kube play` (podman 4.3), doing only what podman cannot:
-//   - kind DaemonSet: podman plays Pods and Deployments; the pod template
-//     becomes a Pod named NAME;
-//   - env from fieldRef status.hostIP / status.podIP (podman rejects the
-//     field path): the node's IP, the pod IP of a hostNetwork pod;
-//   - $(VAR) in command and args (podman passes it on unexpanded);
-//   - secret volumes (podman writes the Secret's values still base64-encoded
-//     and ignores defaultMode): a hostPath to DIR, where the test wrote each
-//     key decoded, as the kubelet's secret volume holds it;
-//   - ports of a hostNetwork pod (podman refuses port mappings without its
-//     own network; the containerPort is the node's port anyway): dropped,
-//     named probe ports replaced by their numbers;
-//   - init containers need the pod annotation
-//     io.podman.annotations.init.container.type: always (podman 4.3 fails
-//     removing a finished init container otherwise).
-// Everything else (ConfigMap volumes, secretKeyRef env from a podman secret,
-// hostPath, securityContext, resources, hostNetwork) is left to podman.
+// Does for one container of a manifest's DaemonSet what the kubelet does
+// before it starts it, so a test can run the container's command on a test
+// node without Kubernetes: resolves env (value, fieldRef status.hostIP,
+// secretKeyRef, configMapKeyRef), expands $(VAR) in command and args, and
+// maps every path the container would see to where the test keeps it:
+// volume mounts (hostPath, configMap, secret) and files of the image.
 //
-//   node podrun.js pod MANIFEST --node-ip IP --name NAME [--image IMAGE]
-//        [--secret-dir SECRET=DIR]...              prints the Pod as YAML
-//   node podrun.js configmap MANIFEST NAME         prints ConfigMap NAME
-//   node podrun.js configmap-dir MANIFEST NAME DIR writes each key as DIR/KEY
+//   node podrun.js MANIFEST CONTAINER --node-ip IP
+//        [--host-path HOSTPATH=DIR]... [--config-map NAME=DIR]...
+//        [--secret NAME=DIR]... [--image-file PATH=FILE]...
+//
+// Prints JSON: {"argv": [...], "env": {...}}. Paths are rewritten by
+// prefix, longest first, in argv and env values (shell scripts included).
+//
+//   node podrun.js --write-config-map MANIFEST NAME DIR
+// writes each data key of ConfigMap NAME as DIR/KEY, as its volume would.
 "use strict";
 
 const fs = require("fs");
@@ -33,132 +26,137 @@ function die(msg) {
 	process.exit(2);
 }
 
+function parseArgs(argv) {
+	const o = { hostPath: {}, configMap: {}, secret: {}, imageFile: {} };
+	const pos = [];
+	const pair = (v, flag) => {
+		const i = v ? v.indexOf("=") : -1;
+		if (i <= 0)
+			die(`${flag} wants NAME=VALUE`);
+		return [v.slice(0, i), v.slice(i + 1)];
+	};
+	for (let i = 0; i < argv.length; i++) {
+		const a = argv[i];
+		const table = {
+			"--host-path": "hostPath",
+			"--config-map": "configMap",
+			"--secret": "secret",
+			"--image-file": "imageFile",
+		}[a];
+		if (a === "--node-ip")
+			o.nodeIP = argv[++i];
+		else if (table) {
+			const [k, v] = pair(argv[++i], a);
+			o[table][k] = v;
+		} else
+			pos.push(a);
+	}
+	if (pos.length !== 2 || !o.nodeIP)
+		die("usage: podrun.js MANIFEST CONTAINER --node-ip IP [mappings]");
+	[o.manifest, o.container] = pos;
+	return o;
+}
+
 function load(file) {
 	return YAML.parseAllDocuments(fs.readFileSync(file, "utf8"), { version: "1.1" })
 		.map((d) => d.toJS())
 		.filter(Boolean);
 }
 
-function configMap(file, name) {
+if (process.argv[2] === "--write-config-map") {
+	const [file, name, dir] = process.argv.slice(3);
+	if (!dir)
+		die("usage: podrun.js --write-config-map MANIFEST NAME DIR");
 	const cm = load(file).find((d) => d.kind === "ConfigMap" && d.metadata.name === name);
 	if (!cm)
 		die(`no ConfigMap ${name} in ${file}`);
-	return cm;
+	fs.mkdirSync(dir, { recursive: true });
+	for (const [k, v] of Object.entries(cm.data || {}))
+		fs.writeFileSync(path.join(dir, k), v);
+	process.exit(0);
 }
 
-function parsePodArgs(argv) {
-	const o = { secretDir: {} };
-	const pos = [];
-	for (let i = 0; i < argv.length; i++) {
-		const a = argv[i];
-		if (a === "--node-ip" || a === "--name" || a === "--image") {
-			if (i + 1 >= argv.length)
-				die(`${a} wants a value`);
-			o[a.slice(2).replace("-ip", "IP")] = argv[++i];
-		} else if (a === "--secret-dir") {
-			const v = argv[++i] || "";
-			const eq = v.indexOf("=");
-			if (eq <= 0)
-				die("--secret-dir wants SECRET=DIR");
-			o.secretDir[v.slice(0, eq)] = v.slice(eq + 1);
-		} else
-			pos.push(a);
+const o = parseArgs(process.argv.slice(2));
+const docs = load(o.manifest);
+const ds = docs.find((d) => d.kind === "DaemonSet");
+if (!ds)
+	die(`no DaemonSet in ${o.manifest}`);
+const pod = ds.spec.template.spec;
+const c = [...(pod.initContainers || []), ...(pod.containers || [])]
+	.find((x) => x.name === o.container);
+if (!c)
+	die(`no container ${o.container}`);
+
+// A source for every volume the container mounts.
+const sources = {};
+for (const v of pod.volumes || []) {
+	let dir;
+	if (v.hostPath)
+		dir = o.hostPath[v.hostPath.path];
+	else if (v.configMap)
+		dir = o.configMap[v.configMap.name];
+	else if (v.secret)
+		dir = o.secret[v.secret.secretName];
+	sources[v.name] = dir;
+}
+const remap = [];
+for (const m of c.volumeMounts || []) {
+	const dir = sources[m.name];
+	if (!dir)
+		die(`volume ${m.name} (mounted at ${m.mountPath}) has no mapping`);
+	remap.push([m.mountPath.replace(/\/$/, ""), dir]);
+}
+for (const [p, f] of Object.entries(o.imageFile))
+	remap.push([p, f]);
+remap.sort((a, b) => b[0].length - a[0].length);
+
+// Rewrites every occurrence of a mapped path that ends at a path boundary.
+function mapPaths(s) {
+	for (const [from, to] of remap) {
+		const re = new RegExp(from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "(?=/|\\s|$|[\"':=,])", "g");
+		s = s.replace(re, to);
 	}
-	if (pos.length !== 1 || !o.nodeIP || !o.name)
-		die("usage: podrun.js pod MANIFEST --node-ip IP --name NAME [--image IMAGE] [--secret-dir S=DIR]...");
-	o.manifest = pos[0];
-	return o;
+	return s;
 }
 
-function resolveContainer(c, o) {
-	const known = {};
-	for (const e of c.env || []) {
-		const ref = e.valueFrom && e.valueFrom.fieldRef;
-		if (ref) {
-			if (ref.fieldPath !== "status.hostIP" && ref.fieldPath !== "status.podIP")
-				continue; // podman's own (metadata.*) or its error
-			delete e.valueFrom;
-			e.value = o.nodeIP;
-		}
-		if ("value" in e)
-			known[e.name] = String(e.value).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g,
-				(m, n) => (n in known ? known[n] : m));
-		if ("value" in e)
-			e.value = known[e.name];
-	}
-	const expand = (s) => String(s).replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n) => {
-		if (m === "$$")
-			return "$";
-		if (!(n in known))
-			die(`container ${c.name}: $(${n}) comes from a source this test cannot expand`);
-		return known[n];
-	});
-	for (const k of ["command", "args"])
-		if (c[k])
-			c[k] = c[k].map(expand);
-	if (o.image)
-		c.image = o.image;
+function keyFile(dir, key, what) {
+	const f = path.join(dir, key);
+	if (!fs.existsSync(f))
+		die(`${what}: key ${key} missing (${f})`);
+	return fs.readFileSync(f, "utf8");
 }
 
-// On a hostNetwork pod a containerPort is the node's port already; podman
-// refuses port mappings there. Probes naming a port get its number.
-function hostNetworkPorts(c) {
-	const byName = {};
-	for (const p of c.ports || [])
-		if (p.name)
-			byName[p.name] = p.containerPort;
-	for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
-		const h = probe && (probe.httpGet || probe.tcpSocket);
-		if (h && typeof h.port === "string") {
-			if (!(h.port in byName))
-				die(`container ${c.name}: probe port ${h.port} is not a named port`);
-			h.port = byName[h.port];
-		}
-	}
-	delete c.ports;
+const env = {};
+for (const e of c.env || []) {
+	let val;
+	if ("value" in e)
+		val = String(e.value);
+	else if (e.valueFrom && e.valueFrom.fieldRef) {
+		const fp = e.valueFrom.fieldRef.fieldPath;
+		if (fp !== "status.hostIP" && fp !== "status.podIP")
+			die(`fieldRef ${fp} is not emulated`);
+		val = o.nodeIP; // hostNetwork: the pod IP is the node IP
+	} else if (e.valueFrom && e.valueFrom.secretKeyRef) {
+		const r = e.valueFrom.secretKeyRef;
+		if (!o.secret[r.name])
+			die(`secret ${r.name} has no mapping`);
+		val = keyFile(o.secret[r.name], r.key, `secret ${r.name}`);
+	} else if (e.valueFrom && e.valueFrom.configMapKeyRef) {
+		const r = e.valueFrom.configMapKeyRef;
+		if (!o.configMap[r.name])
+			die(`configMap ${r.name} has no mapping`);
+		val = keyFile(o.configMap[r.name], r.key, `configMap ${r.name}`);
+	} else
+		die(`env ${e.name}: unsupported source`);
+	// $(VAR) of variables defined earlier, as the kubelet expands them.
+	val = val.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n) => (n in env ? env[n] : m));
+	env[e.name] = mapPaths(val);
 }
 
-function pod(argv) {
-	const o = parsePodArgs(argv);
-	const ds = load(o.manifest).find((d) => d.kind === "DaemonSet");
-	if (!ds)
-		die(`no DaemonSet in ${o.manifest}`);
-	const tmpl = ds.spec.template;
-	const spec = tmpl.spec;
-	const meta = {
-		name: o.name,
-		labels: (tmpl.metadata || {}).labels || {},
-		annotations: { ...((tmpl.metadata || {}).annotations || {}) },
-	};
-	if ((spec.initContainers || []).length > 0)
-		meta.annotations["io.podman.annotations.init.container.type"] = "always";
-	for (const c of [...(spec.initContainers || []), ...(spec.containers || [])]) {
-		resolveContainer(c, o);
-		if (spec.hostNetwork)
-			hostNetworkPorts(c);
-	}
-	for (const v of spec.volumes || []) {
-		if (!v.secret)
-			continue;
-		const dir = o.secretDir[v.secret.secretName];
-		if (!dir)
-			die(`secret volume ${v.name} (${v.secret.secretName}) has no --secret-dir`);
-		if (!fs.existsSync(dir))
-			die(`--secret-dir ${dir} does not exist`);
-		delete v.secret;
-		v.hostPath = { path: path.resolve(dir), type: "Directory" };
-	}
-	process.stdout.write(YAML.stringify({ apiVersion: "v1", kind: "Pod", metadata: meta, spec }));
-}
-
-const [cmd, ...rest] = process.argv.slice(2);
-if (cmd === "pod")
-	pod(rest);
-else if (cmd === "configmap" && rest.length === 2)
-	process.stdout.write(YAML.stringify(configMap(rest[0], rest[1])));
-else if (cmd === "configmap-dir" && rest.length === 3) {
-	fs.mkdirSync(rest[2], { recursive: true });
-	for (const [k, v] of Object.entries(configMap(rest[0], rest[1]).data || {}))
-		fs.writeFileSync(path.join(rest[2], k), v);
-} else
-	die("usage: podrun.js pod|configmap|configmap-dir ...");
+const expand = (s) =>
+	s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n) =>
+		m === "$$" ? "$" : (n in env ? env[n] : m));
+const argv = [...(c.command || []), ...(c.args || [])].map((a) => mapPaths(expand(String(a))));
+if (argv.length === 0)
+	die(`container ${o.container} has no command (the image entrypoint is not emulated)`);
+process.stdout.write(JSON.stringify({ argv, env }) + "\n");
