@@ -35,7 +35,7 @@ img_log() { echo "[$(date +%T.%3N)] $*" >&2; }
 # img_conf: podman's config for the cache store, replaced by rename (a
 # test running alongside may be reading it).
 img_conf() {
-	mkdir -p "$IMG_CACHE/tmp"
+	mkdir -p "$IMG_CACHE/tmp" "$IMG_CACHE/net.d"
 	cat >"$IMG_CACHE/containers.conf.$$" <<EOC
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
@@ -46,6 +46,9 @@ events_logger = "file"
 events_logfile_path = "$IMG_CACHE/events.log"
 tmp_dir = "$IMG_CACHE/tmp"
 runtime = "runc"
+[network]
+# Not the machine's /etc/cni/net.d: podman leaves a lock file there.
+network_config_dir = "$IMG_CACHE/net.d"
 EOC
 	cat >"$IMG_CACHE/storage.conf.$$" <<EOC
 [storage]
