@@ -14,6 +14,8 @@ PACKAGES=(
 	etcd-server etcd-client iproute2 nftables iptables containernetworking-plugins
 	podman runc busybox-static openssl curl jq iperf3 iputils-ping procps
 	netcat-openbsd xxd prometheus
+	# the image tests: a Debian base without a registry, kube play's pause
+	mmdebstrap catatonit
 	# systemd-analyze checks the systemd units offline
 	systemd
 )

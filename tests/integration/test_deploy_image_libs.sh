@@ -7,7 +7,8 @@
 # (or libc6, which debian:bookworm-slim has). The build stage installs the
 # -dev package of every pkg-config module CMake requires. Checked against
 # this machine's Debian 12 package database, the release the image uses.
-# No Docker engine runs here, so the image itself is not built.
+# It needs no container engine; test_deploy_image.sh builds the image with
+# podman and runs ldd inside it.
 # labels: deploy
 # timeout: 300
 set -euo pipefail

@@ -97,8 +97,11 @@ expect_reject extra-cap "capability SYS_ADMIN is more than weft needs" "$ds" Dae
 	"$c0/securityContext/capabilities/add" set '["NET_ADMIN","NET_RAW","SYS_ADMIN"]'
 expect_reject privileged "container weftd: must not be privileged" "$ds" DaemonSet \
 	"$c0/securityContext/privileged" set 'true'
-expect_reject no-drop "container install-cni: must drop ALL capabilities" "$ds" DaemonSet \
-	spec/template/spec/initContainers/0/securityContext/capabilities/drop set '[]'
+expect_reject no-drop "container weftd: must drop ALL capabilities" "$ds" DaemonSet \
+	"$c0/securityContext/capabilities/drop" set '[]'
+expect_reject cni-init "container install-cni: writes /etc/cni/net.d before weftd is ready" "$ds" DaemonSet \
+	spec/template/spec/initContainers set \
+	'[{"name":"install-cni","image":"weft:0.1.0","resources":{"requests":{"cpu":"10m"}},"securityContext":{"capabilities":{"drop":["ALL"]}},"volumeMounts":[{"name":"cni-conf","mountPath":"/host/etc/cni/net.d"}]}]'
 expect_reject api-token "automountServiceAccountToken must be false" "$ds" DaemonSet \
 	spec/template/spec/automountServiceAccountToken delete
 expect_reject no-hostnet "hostNetwork must be true" "$ds" DaemonSet spec/template/spec/hostNetwork delete

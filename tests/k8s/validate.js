@@ -232,6 +232,7 @@ function checkDaemonSet(doc, where, opts) {
 	for (const cap of WEFT_CAPS)
 		if (!added.has(cap))
 			fail(`${where} container weftd`, `capability ${cap} is missing`);
+	checkCniDirs(pod, weftd, where);
 	const probe = (p) => (p && p.httpGet ? p.httpGet.path : undefined);
 	if (probe(weftd.livenessProbe) !== "/healthz")
 		fail(`${where} container weftd`, "livenessProbe must GET /healthz");
@@ -255,6 +256,31 @@ function checkDaemonSet(doc, where, opts) {
 		}
 		for (const f of [...flags].sort())
 			console.log(f);
+	}
+}
+
+// A runtime reports the network ready once a conflist exists: only weftd,
+// once its node has a lease, may put files into the host's CNI directories
+// (WEFTD_CNI_CONF_DIR and WEFTD_CNI_BIN_DIR at those volumes' mount paths).
+function checkCniDirs(pod, weftd, where) {
+	const env = {};
+	for (const e of weftd.env || [])
+		env[e.name] = e.value;
+	const vols = {};
+	for (const v of pod.volumes || [])
+		if (v.hostPath)
+			vols[v.name] = v.hostPath.path;
+	for (const [host, name] of [["/etc/cni/net.d", "WEFTD_CNI_CONF_DIR"],
+		["/opt/cni/bin", "WEFTD_CNI_BIN_DIR"]]) {
+		for (const c of pod.initContainers || [])
+			for (const m of c.volumeMounts || [])
+				if (vols[m.name] === host)
+					fail(`${where} container ${c.name}`, `writes ${host} before weftd is ready`);
+		const m = (weftd.volumeMounts || []).find((vm) => vols[vm.name] === host);
+		if (!m)
+			fail(`${where} container weftd`, `does not mount ${host}`);
+		else if (env[name] !== m.mountPath)
+			fail(`${where} container weftd`, `${name} must be ${m.mountPath} (where ${host} is mounted)`);
 	}
 }
 
