@@ -230,6 +230,7 @@ static void do_sync(void *data)
 			if (log_ratelimit_ok(&cf->rl))
 				log_err("cannot write %s %s: %s; retrying", f->what, f->path,
 					strerror(-ret));
+			break; /* no conflist before its plugin is in place */
 		}
 	}
 	if (failed)
@@ -377,19 +378,21 @@ int cnifiles_new(const struct cnifiles_config *c, struct cnifiles **out, char *e
 	cf->loop = c->loop;
 	cf->ifd = -1;
 	cf->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 5);
-	if (c->conf_dir) {
-		struct cnifile *f = &cf->files[cf->n++];
-
-		ret = set_target(f, "CNI config", c->conf_dir, CONFLIST_NAME, 0644, err, errlen);
-		if (!ret)
-			ret = load_conflist(f, c, err, errlen);
-	}
-	if (!ret && c->bin_dir) {
+	/* The plugin first: a runtime takes the conflist as "network ready"
+	 * and must find the plugin it names already in place. */
+	if (c->bin_dir) {
 		struct cnifile *f = &cf->files[cf->n++];
 
 		ret = set_target(f, "CNI plugin", c->bin_dir, PLUGIN_NAME, 0755, err, errlen);
 		if (!ret)
 			ret = load_plugin(f, c->plugin, err, errlen);
+	}
+	if (!ret && c->conf_dir) {
+		struct cnifile *f = &cf->files[cf->n++];
+
+		ret = set_target(f, "CNI config", c->conf_dir, CONFLIST_NAME, 0644, err, errlen);
+		if (!ret)
+			ret = load_conflist(f, c, err, errlen);
 	}
 	if (!ret)
 		ret = loop_add_timer(c->loop, do_sync, cf, &cf->t_sync);
