@@ -79,6 +79,7 @@ struct op {
 	bool failed;
 	bool replace; /* OP_ROUTE_SET: the route in place is weft's own */
 	int err;
+	size_t orig;	/* a retry: index of the op it retries */
 	struct peer *p; /* NULL for entries no peer wants */
 	union {
 		struct nl_neigh n;
@@ -703,6 +704,12 @@ int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *in)
 		v->nentries++;
 		v->npeers++;
 	}
+	/* A re-wanted entry with another identity starts over: its route
+	 * state belonged to the old prefix. */
+	if (p->want.subnet.prefix != in->subnet.prefix) {
+		p->route_blocked = false;
+		p->route_ok = false;
+	}
 	memset(&p->want, 0, sizeof(p->want));
 	p->want.subnet = in->subnet;
 	p->want.public_ip = in->public_ip;
@@ -867,12 +874,12 @@ static int routes_resolve(struct vxlan *v, struct opvec *ops, unsigned *failed)
 		}
 		a->replace = true;
 		a->u.r = op->u.r;
-		a->err = (int)i; /* the op it retries */
+		a->orig = i;
 	}
 	if (!ret)
 		ret = ops_send(v, &again, &refailed);
 	for (size_t i = 0; i < again.n && !ret; i++)
-		ops->v[again.v[i].err].failed = again.v[i].failed;
+		ops->v[again.v[i].orig].failed = again.v[i].failed;
 	*failed = 0;
 	for (size_t i = 0; i < ops->n; i++)
 		*failed += ops->v[i].failed;
@@ -893,13 +900,15 @@ int vxlan_flush(struct vxlan *v)
 		ret = peer_ops(v, p, &ops);
 	if (!ret)
 		ret = ops_send(v, &ops, &failed);
-	if (!ret)
-		ret = routes_resolve(v, &ops, &failed);
 	if (ret) {
 		/* Nothing was sent: leave the peers pending. */
 		free(ops.v);
 		return ret;
 	}
+	/* The batch went out: account for it whatever the retry does; a
+	 * failed resolution leaves its routes to the next reconcile. */
+	if (routes_resolve(v, &ops, &failed) < 0)
+		v->want_reconcile = true;
 	ops_account(v, &ops, failed);
 	v->st.flush_writes += ops.n;
 	for (p = v->dirty; p; p = next) {
@@ -1210,13 +1219,21 @@ static void ev_route(struct vxlan *v, const struct nlmsghdr *nlh)
 	if (r.protocol != VXLAN_RTPROT) {
 		/* Someone else's route where a peer wants one, or gone from
 		 * there: a reconcile decides who installs. */
-		if (p && p->wanted && r.dst_len == p->want.subnet.prefix)
+		if (p && p->wanted && r.dst_len == p->want.subnet.prefix) {
 			v->want_reconcile = true;
+			/* Until then a flush must create, never replace. */
+			if (!del)
+				p->route_ok = false;
+		}
 		return;
 	}
 	wanted = p && p->wanted && r.dst_len == p->want.subnet.prefix && route_matches(v, p, &r);
-	if (del == wanted)
+	if (del == wanted) {
 		v->want_reconcile = true;
+		/* Our route is gone: what holds the place next is unknown. */
+		if (del)
+			p->route_ok = false;
+	}
 }
 
 static int ev_cb(const struct nlmsghdr *nlh, void *data)

@@ -290,6 +290,9 @@ static int map_put_key(struct leasemgr *m, const struct ip4_net *sn, const char 
 				  !strcmp(plain, key);
 	}
 	e = &m->map[i];
+	/* The same value again keeps its verdict: counted and logged once. */
+	if (!found || strcmp(e->value, v))
+		e->judged = false;
 	free(e->value);
 	e->value = v;
 	if (create_rev)
@@ -297,7 +300,6 @@ static int map_put_key(struct leasemgr *m, const struct ip4_net *sn, const char 
 	e->mod_rev = mod_rev;
 	e->lease = lease;
 	e->decoded = lease_attrs_decode(value, strlen(value), &e->attrs) == 0;
-	e->judged = false;
 	return 0;
 }
 
@@ -1261,6 +1263,22 @@ static void list_failed(struct leasemgr *m, const struct etcd_response *r)
 	sync_retry(m, d);
 }
 
+/* A listing rebuilds every entry: unchanged values keep their verdict, so
+ * a re-list neither counts nor logs a rejection again. */
+static void carry_verdicts(struct leasemgr *m)
+{
+	for (size_t i = 0; i < m->n_smap; i++) {
+		struct entry *st = &m->smap[i];
+		bool found;
+		size_t j = map_find(m, &st->subnet, st->key, &found);
+
+		if (found && !strcmp(m->map[j].value, st->value)) {
+			st->judged = m->map[j].judged;
+			st->verdict = m->map[j].verdict;
+		}
+	}
+}
+
 static void on_list_done(void *data, const struct etcd_response *r, int64_t revision)
 {
 	struct leasemgr *m = data;
@@ -1279,6 +1297,7 @@ static void on_list_done(void *data, const struct etcd_response *r, int64_t revi
 			 st.skipped, m->subnets_key, ETCD_LIST_PAGE_MAX,
 			 etcd_list_skipped_key(m->lister));
 	/* The listing replaces the view; the diff below emits only changes. */
+	carry_verdicts(m);
 	keep_newer(m, revision);
 	map_swap_staging(m);
 	staging_clear(m);

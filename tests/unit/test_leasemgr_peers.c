@@ -155,11 +155,47 @@ static void test_own_subnet_alias(void **state)
 	free(m.peers);
 }
 
+/* A watch repeating a value and a re-list rebuilding every entry count and
+ * log a rejected key once; a changed value counts again. */
+static void test_relist_counts_once(void **state)
+{
+	static const char half_v[] = V("198.18.0.66", "02:00:00:00:00:66");
+	struct etcd_kv kv = {.key = (char *)HALF,
+			     .key_len = strlen(HALF),
+			     .value = (char *)half_v,
+			     .value_len = strlen(half_v),
+			     .create_revision = 4,
+			     .mod_revision = 4};
+	struct leasemgr m;
+	struct calls c;
+
+	mgr(&m, &c);
+	put(&m, HALF, half_v, 4);
+	put(&m, HALF, half_v, 4);
+	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 1);
+	for (int round = 0; round < 3; round++) {
+		on_list_page(&m, &kv, 1, true);
+		carry_verdicts(&m);
+		map_swap_staging(&m);
+		staging_clear(&m);
+		emit_all(&m);
+	}
+	assert_int_equal(m.n_map, 1);
+	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 1);
+	put(&m, HALF, V("198.18.0.67", "02:00:00:00:00:66"), 9);
+	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 2);
+	map_clear(&m);
+	free(m.map);
+	free(m.smap);
+	free(m.peers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_own_subnet_alias),
+		cmocka_unit_test(test_relist_counts_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
