@@ -429,7 +429,8 @@ static bool previous_subnet(const char *path, struct ip4_net *out)
 	return true;
 }
 
-static int run(struct weftd *d)
+/* The etcd client and the lease manager on top of it. */
+static int lease_plane_new(struct weftd *d)
 {
 	const struct weftd_options *o = &d->opt;
 	struct etcd_config ec = {
@@ -447,7 +448,7 @@ static int run(struct weftd *d)
 		.ttl_s = (int64_t)o->lease_ttl,
 		.net_config = d->net_config,
 	};
-	struct leasemgr_ops ops = {
+	static const struct leasemgr_ops ops = {
 		.on_config = on_config,
 		.on_lease_acquired = on_lease_acquired,
 		.on_lease_lost = on_lease_lost,
@@ -457,16 +458,27 @@ static int run(struct weftd *d)
 		.on_peers_synced = on_peers_synced,
 		.on_fatal = on_fatal,
 	};
-	char err[512];
 	int ret;
 
 	lc.has_prev_subnet = previous_subnet(o->subnet_file, &lc.prev_subnet);
-	ret = loop_new(&d->loop);
+	ret = etcd_client_new(&ec, &d->etcd);
 	if (ret < 0) {
-		log_err("cannot create the event loop: %s", strerror(-ret));
-		return 1;
+		log_err("cannot create the etcd client: %s", strerror(-ret));
+		return ret;
 	}
-	loop_on_signal(d->loop, on_signal, d);
+	ret = leasemgr_new(d->etcd, &lc, &ops, d, &d->lm);
+	if (ret < 0)
+		log_err("cannot create the lease manager: %s", strerror(-ret));
+	return ret;
+}
+
+/* The CNI files weftd owns; a bad template or plugin stops weftd here. */
+static int cni_files_new(struct weftd *d)
+{
+	const struct weftd_options *o = &d->opt;
+	char err[512];
+	int ret;
+
 	ret = cnifiles_new(&(struct cnifiles_config){.loop = d->loop,
 						     .conf_dir = o->cni_conf_dir,
 						     .conf_template = o->cni_conf_template,
@@ -475,20 +487,17 @@ static int run(struct weftd *d)
 						     .bin_dir = o->cni_bin_dir,
 						     .plugin = o->cni_plugin},
 			   &d->cni, err, sizeof(err));
-	if (ret < 0) {
+	if (ret < 0)
 		log_err("%s", err);
-		goto out;
-	}
-	ret = etcd_client_new(&ec, &d->etcd);
-	if (ret < 0) {
-		log_err("cannot create the etcd client: %s", strerror(-ret));
-		goto out;
-	}
-	ret = leasemgr_new(d->etcd, &lc, &ops, d, &d->lm);
-	if (ret < 0) {
-		log_err("cannot create the lease manager: %s", strerror(-ret));
-		goto out;
-	}
+	return ret;
+}
+
+/* The data plane, then the fds and timers that feed it. */
+static int data_plane_start(struct weftd *d)
+{
+	const struct weftd_options *o = &d->opt;
+	int ret;
+
 	ret = dp_new(&(struct dp_config){.loop = d->loop,
 					 .lm = d->lm,
 					 .health_addr = o->health_addr,
@@ -507,10 +516,29 @@ static int run(struct weftd *d)
 		ret = loop_add_fd(d->loop, etcd_client_fd(d->etcd), EPOLLIN, on_etcd_fd, d);
 	if (ret >= 0)
 		ret = leasemgr_start(d->lm);
-	if (ret < 0) {
+	if (ret < 0)
 		log_err("cannot start: %s", strerror(-ret));
-		goto out;
+	return ret;
+}
+
+static int run(struct weftd *d)
+{
+	const struct weftd_options *o = &d->opt;
+	int ret;
+
+	ret = loop_new(&d->loop);
+	if (ret < 0) {
+		log_err("cannot create the event loop: %s", strerror(-ret));
+		return 1;
 	}
+	loop_on_signal(d->loop, on_signal, d);
+	ret = cni_files_new(d);
+	if (ret >= 0)
+		ret = lease_plane_new(d);
+	if (ret >= 0)
+		ret = data_plane_start(d);
+	if (ret < 0)
+		goto out;
 	log_info("weftd %s starting, etcd %s, prefix %s", WEFT_VERSION, o->etcd_endpoints,
 		 o->etcd_prefix);
 	ret = loop_run(d->loop);

@@ -357,40 +357,11 @@ static int parse_error(long http, const char *body, size_t len, struct etcd_resp
 	return 0;
 }
 
-int etcd_parse_response(enum etcd_op op, long http, const char *body, size_t len,
-			struct etcd_response *out, char **token)
+/* The fields of one successful answer (res: its result object). */
+static int parse_result(enum etcd_op op, json_t *res, struct etcd_response *out, char **token)
 {
-	json_t *root = NULL, *res;
-	json_error_t jerr;
 	int ret = 0;
 
-	out->http_status = http;
-	if (http != 200)
-		return parse_error(http, body, len, out);
-	if (op == ETCD_OP_KEEPALIVE) {
-		/* A stream of one {"result":..} line per request. */
-		const char *nl = body ? memchr(body, '\n', len) : NULL;
-
-		if (nl)
-			len = nl - body;
-	}
-	root = body ? json_loadb(body, len, 0, &jerr) : NULL;
-	if (!json_is_object(root)) {
-		out->err = ETCD_EPROTO;
-		snprintf(out->message, sizeof(out->message), "unparsable answer: %s",
-			 root ? "not an object" : jerr.text);
-		ret = -EPROTO;
-		goto out;
-	}
-	res = root;
-	if (op == ETCD_OP_KEEPALIVE) {
-		res = json_object_get(root, "result");
-		if (!json_is_object(res)) {
-			parse_error(http, body, len, out);
-			goto out;
-		}
-	}
-	out->revision = jsonx_get_i64(json_object_get(res, "header"), "revision");
 	switch (op) {
 	case ETCD_OP_RANGE:
 		out->count = jsonx_get_i64(res, "count");
@@ -446,6 +417,44 @@ int etcd_parse_response(enum etcd_op op, long http, const char *body, size_t len
 	default:
 		break;
 	}
+	return ret;
+}
+
+int etcd_parse_response(enum etcd_op op, long http, const char *body, size_t len,
+			struct etcd_response *out, char **token)
+{
+	json_t *root = NULL, *res;
+	json_error_t jerr;
+	int ret = 0;
+
+	out->http_status = http;
+	if (http != 200)
+		return parse_error(http, body, len, out);
+	if (op == ETCD_OP_KEEPALIVE) {
+		/* A stream of one {"result":..} line per request. */
+		const char *nl = body ? memchr(body, '\n', len) : NULL;
+
+		if (nl)
+			len = nl - body;
+	}
+	root = body ? json_loadb(body, len, 0, &jerr) : NULL;
+	if (!json_is_object(root)) {
+		out->err = ETCD_EPROTO;
+		snprintf(out->message, sizeof(out->message), "unparsable answer: %s",
+			 root ? "not an object" : jerr.text);
+		ret = -EPROTO;
+		goto out;
+	}
+	res = root;
+	if (op == ETCD_OP_KEEPALIVE) {
+		res = json_object_get(root, "result");
+		if (!json_is_object(res)) {
+			parse_error(http, body, len, out);
+			goto out;
+		}
+	}
+	out->revision = jsonx_get_i64(json_object_get(res, "header"), "revision");
+	ret = parse_result(op, res, out, token);
 	if (ret < 0 && !out->err) {
 		out->err = ret == -ENOMEM ? -ENOMEM : ETCD_EPROTO;
 		snprintf(out->message, sizeof(out->message), "malformed answer");
