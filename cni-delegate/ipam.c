@@ -13,31 +13,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 #define LAST_RESERVED "last_reserved_ip.0"
 #define OWNER_MAX     512
 /* Reservations one attachment can hold (normally one). */
 #define RELEASE_MAX 64
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 int ipam_open(struct ipam *st, const char *data_dir, const char *network, bool create)
 {
@@ -54,7 +35,7 @@ int ipam_open(struct ipam *st, const char *data_dir, const char *network, bool c
 		return 0;
 	if (errno != ENOENT || !create)
 		return -errno;
-	ret = mkdir_p(path);
+	ret = dir_make_all(path);
 	if (ret)
 		return ret;
 	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

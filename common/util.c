@@ -45,6 +45,25 @@ err_close:
 	return ret;
 }
 
+int dir_make_all(const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (str_copy(buf, sizeof(buf), path) < 0)
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 int file_read_all(const char *path, size_t max, char **out, size_t *len)
 {
 	char *buf = NULL;

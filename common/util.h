@@ -15,6 +15,8 @@ int str_copy(char *dst, size_t dst_size, const char *src);
  * blocking on a FIFO. flags: O_RDONLY etc. (O_CLOEXEC is added). The fd,
  * -EISDIR, -EINVAL for any other kind of file, or -errno. */
 int file_open_regular(const char *path, int flags);
+/* mkdir -p with mode 0755: every missing directory of path. 0 or -errno. */
+int dir_make_all(const char *path);
 
 /* Read a whole regular file (at most max bytes) into a NUL-terminated heap
  * buffer. -EFBIG when larger; errors as file_open_regular. */

@@ -50,26 +50,6 @@ struct cnifiles {
 
 /* ------------------------------------------------------------- files */
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (str_copy(buf, sizeof(buf), dir) < 0)
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* The target is a regular file with our bytes and mode. A FIFO or a
  * symlink planted there never blocks or redirects the read. */
 static bool file_matches(const struct cnifile *f)
@@ -179,7 +159,7 @@ static int sync_file(struct cnifiles *cf, struct cnifile *f)
 	int ret;
 
 	if (f->wd < 0) {
-		ret = mkdir_p(f->dir);
+		ret = dir_make_all(f->dir);
 		if (ret < 0)
 			return ret;
 		f->wd = inotify_add_watch(cf->ifd, f->dir, WATCH_MASK);

@@ -262,7 +262,7 @@ static void test_write_and_restore(void **state)
 	{
 		char stale[200], other[200];
 
-		assert_int_equal(mkdir_p(s->bin_dir), 0);
+		assert_int_equal(dir_make_all(s->bin_dir), 0);
 		snprintf(stale, sizeof(stale), "%s/.weft.Ab3dE9", s->bin_dir);
 		snprintf(other, sizeof(other), "%s/.weft.keep-me", s->bin_dir);
 		assert_int_equal(file_write_atomic(stale, "x", 1, 0600), 0);
