@@ -7,7 +7,7 @@
 #include "tests/fuzz/fuzz.h"
 
 #include "common/util.h"
-#include "subnet/etcd.h"
+#include "subnet/etcd_codec.h"
 
 static const enum etcd_op ops[] = {
 	ETCD_OP_RANGE, ETCD_OP_PUT,	  ETCD_OP_DELETE, ETCD_OP_TXN,

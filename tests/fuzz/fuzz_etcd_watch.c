@@ -3,7 +3,7 @@
  * however the bytes are cut into chunks, and each must be well formed. */
 #include "tests/fuzz/fuzz.h"
 
-#include "subnet/etcd.h"
+#include "subnet/etcd_codec.h"
 
 struct record {
 	FILE *f;

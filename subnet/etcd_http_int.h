@@ -1,0 +1,99 @@
+/* Internals shared by the etcd transport files (etcd_http.c, etcd_timer.c,
+ * etcd_stream.c); nothing above the transport includes this.
+ */
+#ifndef WEFT_ETCD_HTTP_INT_H
+#define WEFT_ETCD_HTTP_INT_H
+
+#include "subnet/etcd_http.h"
+
+#include <curl/curl.h>
+
+#define RESP_MAX       (16u << 20)
+#define DEF_TIMEOUT_MS 5000L
+#define DEF_CONNECT_MS 3000L
+
+enum src_kind {
+	SRC_CURL_SOCK,
+	SRC_CURL_TIMER,
+	SRC_TIMER,
+};
+
+struct src {
+	enum src_kind kind;
+	int fd;
+};
+
+struct etcd_timer {
+	struct src src; /* first: epoll data points here */
+	struct etcd_client *c;
+	etcd_timer_cb cb;
+	void *data;
+	bool armed;
+};
+
+struct etcd_req {
+	struct etcd_client *c;
+	enum etcd_op op;
+	const char *path;
+	char *body;
+	etcd_cb cb;
+	void *data;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *resp;
+	size_t resp_len, resp_cap, resp_max;
+	bool too_big;
+	char errbuf[CURL_ERROR_SIZE];
+	size_t ep; /* endpoint index used */
+	unsigned tries;
+	bool auth_retried;
+	struct etcd_req *next;
+};
+
+struct etcd_watch {
+	struct etcd_client *c;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *body;
+	etcd_watch_cb cb;
+	void *data;
+	char *in;
+	size_t in_len, in_cap;
+	struct etcd_watch_parser parser;
+	char errbuf[CURL_ERROR_SIZE];
+	size_t ep;
+	bool started, delivering, cancelled, ending;
+	int end_err;
+	char end_reason[256];
+	struct etcd_watch *next;
+};
+
+struct etcd_client {
+	int epfd;
+	struct src curl_timer;
+	CURLM *multi;
+	char **endpoints;
+	size_t n_endpoints, cur_ep;
+	char *cafile, *certfile, *keyfile;
+	char *username, *password;
+	char *token;
+	bool auth_inflight;
+	long timeout_ms, connect_ms;
+	uint64_t requests;
+	struct etcd_req *active, *waiting; /* waiting: for an auth token */
+	struct etcd_watch *watches;
+};
+
+int etcd_timerfd_arm_ms(int fd, uint64_t ms);
+void etcd_timerfd_disarm(int fd);
+void __attribute__((format(printf, 3, 4))) etcd_msgf(char *dst, size_t n, const char *fmt, ...);
+int etcd_classify_curl(CURLcode rc);
+void etcd_rotate_endpoint(struct etcd_client *c, size_t used);
+int etcd_setup_easy(struct etcd_client *c, CURL *e, size_t ep, const char *path, const char *body,
+		    struct curl_slist **hdrs, char *errbuf);
+int etcd_start_auth(struct etcd_client *c);
+int etcd_watch_start_transfer(struct etcd_watch *w);
+void etcd_watch_destroy(struct etcd_watch *w);
+void etcd_watch_deliver(struct etcd_watch *w, bool done, CURLcode rc);
+
+#endif
