@@ -4,9 +4,7 @@
  *   neighbour  <peer subnet addr> lladdr <VTEP MAC> nud permanent  dev weft.N
  *   FDB        <VTEP MAC> dst <peer PublicIP> self permanent       dev weft.N
  *   route      <peer subnet> via <peer subnet addr> dev weft.N onlink proto 87
- * Order within one batch: routes of leaving peers first, then neighbours,
- * FDB, routes of new peers (a route never points at a missing neighbour),
- * then stale neighbours and FDB entries. */
+ * This file: lifecycle, sockets and accessors. */
 #include "backend/vxlan.h"
 
 #include <errno.h>

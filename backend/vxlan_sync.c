@@ -408,9 +408,8 @@ static void ev_link(struct vxlan *v, const struct nlmsghdr *nlh)
 	if (nl_link_parse(nlh, &l))
 		return;
 	if (l.ifindex == v->ifindex) {
-		if (nlh->nlmsg_type == RTM_DELLINK || !l.up ||
-		    ((l.set & NL_LINK_MTU) && l.mtu != v->conf.mtu) ||
-		    ((l.set & NL_LINK_MAC) && memcmp(l.mac, v->conf.mac, 6)) ||
+		/* A false alarm costs one device_ok() lookup. */
+		if (nlh->nlmsg_type == RTM_DELLINK || !l.up || !device_settled(v, &l) ||
 		    ((l.set & NL_LINK_NAME) && strcmp(l.name, v->ifname)))
 			v->want_device = true;
 	} else if ((l.set & NL_LINK_NAME) && !strcmp(l.name, v->ifname)) {
