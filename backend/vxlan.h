@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 /* rtm_protocol of every route weft installs: how it finds its own. */
 #define VXLAN_RTPROT 87

@@ -10,7 +10,7 @@
 #include <net/if.h>
 
 #include "cni-delegate/cni.h"
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 struct attach_spec {
 	const char *bridge;

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 struct ipam {
 	int dirfd;  /* <dataDir>/<network> */

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/ip4.h"
 #include "common/util.h"
-#include "subnet/ip4.h"
 
 enum opt_type {
 	T_STR,

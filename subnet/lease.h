@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 #define MAC_STRLEN 18 /* "xx:xx:xx:xx:xx:xx" + NUL */
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 #define NETCONF_DEFAULT_VNI  1
 #define NETCONF_DEFAULT_PORT 8472

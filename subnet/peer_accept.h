@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 #include "subnet/lease.h"
 #include "subnet/netconf.h"
 

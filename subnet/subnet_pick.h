@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 #include "subnet/netconf.h"
 
 /* True when a lease of subnet t keeps candidate subnets it overlaps from

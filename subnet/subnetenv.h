@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 struct subnet_env {
 	struct ip4_net network; /* FLANNEL_NETWORK, e.g. 10.244.0.0/16 */

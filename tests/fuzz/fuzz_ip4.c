@@ -7,7 +7,7 @@
 
 #include "tests/fuzz/fuzz.h"
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 static void check_text(const char *s)
 {

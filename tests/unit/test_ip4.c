@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 #define A(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (d))
 

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "subnet/ip4.h"
+#include "common/ip4.h"
 
 /* Parse 1..3 decimal digits without a leading zero; advances *sp. */
 static int parse_dec(const char **sp, unsigned max, unsigned *out)
