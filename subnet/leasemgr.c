@@ -208,7 +208,7 @@ static void keepalive_fire(void *data)
 		keepalive_arm(m, 1000);
 }
 
-/* ---------------------------------------------------------------- lm_acquire */
+/* ---------------------------------------------------------------- acquire */
 
 static void on_granted(void *data, const struct etcd_response *r)
 {
