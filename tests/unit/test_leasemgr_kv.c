@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include "../../subnet/leasemgr.c"
+#include "../../subnet/leasemgr_sync.c"
+#include "../../subnet/leasemgr_view.c"
 
 #define KEY "/coreos.com/network/subnets/10.244.3.0-24"
 #define VALUE \
@@ -31,11 +33,11 @@ static void test_nul_in_key_is_no_lease(void **state)
 	struct etcd_kv bad = kv(key, sizeof(key) - 1, VALUE, strlen(VALUE));
 	struct ip4_net sn;
 
-	assert_int_equal(kv_subnet(&m, &good, &sn), 0);
-	assert_int_equal(kv_subnet(&m, &bad, &sn), -EINVAL);
-	assert_int_equal(map_put_kv(&m, &bad, &sn), -EINVAL);
+	assert_int_equal(lm_kv_subnet(&m, &good, &sn), 0);
+	assert_int_equal(lm_kv_subnet(&m, &bad, &sn), -EINVAL);
+	assert_int_equal(lm_map_put_kv(&m, &bad, &sn), -EINVAL);
 	assert_int_equal(m.n_map, 0);
-	map_clear(&m);
+	lm_map_clear(&m);
 	free(m.map);
 }
 
@@ -47,13 +49,13 @@ static void test_nul_in_value_is_undecodable(void **state)
 	struct etcd_kv bad = kv(KEY, strlen(KEY), value, sizeof(value) - 1);
 	struct ip4_net sn;
 
-	assert_int_equal(map_put_kv(&m, &good, &sn), 0);
+	assert_int_equal(lm_map_put_kv(&m, &good, &sn), 0);
 	assert_int_equal(m.n_map, 1);
 	assert_true(m.map[0].decoded);
-	assert_int_equal(map_put_kv(&m, &bad, &sn), 0);
+	assert_int_equal(lm_map_put_kv(&m, &bad, &sn), 0);
 	assert_int_equal(m.n_map, 1);
 	assert_false(m.map[0].decoded);
-	map_clear(&m);
+	lm_map_clear(&m);
 	free(m.map);
 }
 

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "../../subnet/leasemgr.c"
+#include "../../subnet/leasemgr_sync.c"
+#include "../../subnet/leasemgr_view.c"
 
 #define P     "/coreos.com/network"
 #define PEER  P "/subnets/10.244.7.0-24"
@@ -81,8 +83,8 @@ static void put(struct leasemgr *m, const char *key, const char *value, int64_t 
 			     .mod_revision = rev};
 	struct ip4_net sn;
 
-	assert_int_equal(map_put_kv(m, &kv, &sn), 0);
-	emit_one(m, &sn);
+	assert_int_equal(lm_map_put_kv(m, &kv, &sn), 0);
+	lm_emit_one(m, &sn);
 }
 
 static void del(struct leasemgr *m, const char *key)
@@ -90,8 +92,8 @@ static void del(struct leasemgr *m, const char *key)
 	struct ip4_net sn;
 
 	assert_int_equal(lease_key_parse(m->prefix, key, &sn), 0);
-	map_remove_key(m, &sn, key);
-	emit_one(m, &sn);
+	lm_map_remove_key(m, &sn, key);
+	lm_emit_one(m, &sn);
 }
 
 static void test_aliases(void **state)
@@ -111,7 +113,7 @@ static void test_aliases(void **state)
 	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 1);
 	/* a new value of the loser is counted again, the same one is not */
 	put(&m, ALIAS, V("198.18.0.67", "02:00:00:00:00:66"), 20);
-	emit_all(&m);
+	lm_emit_all(&m);
 	assert_int_equal(m.rejected[PEER_REJ_CONFLICT], 2);
 	/* deleting the aliases leaves the peer alone */
 	del(&m, HALF);
@@ -124,7 +126,7 @@ static void test_aliases(void **state)
 	assert_int_equal(c.removed, 1);
 	assert_int_equal(m.n_peers, 0);
 	assert_int_equal(m.n_map, 0);
-	map_clear(&m);
+	lm_map_clear(&m);
 	free(m.map);
 	free(m.peers);
 }
@@ -150,7 +152,7 @@ static void test_own_subnet_alias(void **state)
 	assert_int_equal(st.leases_rejected[PEER_REJ_OWN_SUBNET], 1);
 	del(&m, OWNDS);
 	assert_int_equal(c.removed, 0);
-	map_clear(&m);
+	lm_map_clear(&m);
 	free(m.map);
 	free(m.peers);
 }
@@ -174,17 +176,17 @@ static void test_relist_counts_once(void **state)
 	put(&m, HALF, half_v, 4);
 	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 1);
 	for (int round = 0; round < 3; round++) {
-		on_list_page(&m, &kv, 1, true);
+		lm_on_list_page(&m, &kv, 1, true);
 		carry_verdicts(&m);
 		map_swap_staging(&m);
-		staging_clear(&m);
-		emit_all(&m);
+		lm_staging_clear(&m);
+		lm_emit_all(&m);
 	}
 	assert_int_equal(m.n_map, 1);
 	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 1);
 	put(&m, HALF, V("198.18.0.67", "02:00:00:00:00:66"), 9);
 	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 2);
-	map_clear(&m);
+	lm_map_clear(&m);
 	free(m.map);
 	free(m.smap);
 	free(m.peers);
