@@ -250,29 +250,27 @@ static void test_nothing_before_ready(void **state)
 	cnifiles_free(cf);
 }
 
-static void test_write_and_restore(void **state)
+/* A killed weftd's temp file goes at activation; a look-alike of someone
+ * else's stays. */
+static void activate_over_stale_temps(struct scratch *s, struct cnifiles *cf)
 {
-	struct scratch *s = *state;
-	struct cnifiles *cf = make(s, NULL);
-	char *want = NULL, *got;
-	ino_t ino;
+	char stale[200], other[200];
 
-	assert_int_equal(conflist_build("1.0.0", "/run/t/subnet.env", &want), 0);
-	/* A killed weftd's temp file goes; a look-alike of someone else stays. */
-	{
-		char stale[200], other[200];
+	assert_int_equal(dir_make_all(s->bin_dir), 0);
+	snprintf(stale, sizeof(stale), "%s/.weft.Ab3dE9", s->bin_dir);
+	snprintf(other, sizeof(other), "%s/.weft.keep-me", s->bin_dir);
+	assert_int_equal(file_write_atomic(stale, "x", 1, 0600), 0);
+	assert_int_equal(file_write_atomic(other, "x", 1, 0600), 0);
+	assert_int_equal(cnifiles_activate(cf), 0);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(other, F_OK), 0);
+}
 
-		assert_int_equal(dir_make_all(s->bin_dir), 0);
-		snprintf(stale, sizeof(stale), "%s/.weft.Ab3dE9", s->bin_dir);
-		snprintf(other, sizeof(other), "%s/.weft.keep-me", s->bin_dir);
-		assert_int_equal(file_write_atomic(stale, "x", 1, 0600), 0);
-		assert_int_equal(file_write_atomic(other, "x", 1, 0600), 0);
-		assert_int_equal(cnifiles_activate(cf), 0);
-		assert_int_equal(access(stale, F_OK), -1);
-		assert_int_equal(access(other, F_OK), 0);
-	}
-	/* Written at once, with the exact bytes and modes. */
-	got = slurp(s->conflist);
+/* Both files hold the exact bytes and modes. */
+static void assert_installed(struct scratch *s, const char *want)
+{
+	char *got = slurp(s->conflist);
+
 	assert_non_null(got);
 	assert_string_equal(got, want);
 	free(got);
@@ -283,6 +281,19 @@ static void test_write_and_restore(void **state)
 	free(got);
 	assert_int_equal(mode_of(s->plugin_dst), 0755);
 	assert_int_equal(mode_of(s->conf_dir), 0755);
+}
+
+static void test_write_and_restore(void **state)
+{
+	struct scratch *s = *state;
+	struct cnifiles *cf = make(s, NULL);
+	char *want = NULL, *got;
+	ino_t ino;
+
+	assert_int_equal(conflist_build("1.0.0", "/run/t/subnet.env", &want), 0);
+	activate_over_stale_temps(s, cf);
+	/* Written at once, with the exact bytes and modes. */
+	assert_installed(s, want);
 
 	/* Its own rename does not make weftd write again. */
 	ino = inode_of(s->conflist);

@@ -273,7 +273,6 @@ static void test_parse_lease(void **state)
 static void test_parse_errors(void **state)
 {
 	struct etcd_response r;
-	char *token = NULL;
 
 	parse(ETCD_OP_REVOKE, 404,
 	      "{\"error\":\"etcdserver: requested lease not found\",\"message\":\"etcdserver: "
@@ -307,6 +306,13 @@ static void test_parse_errors(void **state)
 	assert_int_equal(r.err, ETCD_ESERVER);
 	assert_string_equal(r.message, "HTTP status 503");
 	etcd_response_clear(&r);
+}
+
+/* Answers that mean a setup error, bodies that are no answer, tokens. */
+static void test_parse_setup_errors(void **state)
+{
+	struct etcd_response r;
+	char *token = NULL;
 
 	/* Authentication on, but the request names no user (etcd 3.4.23's
 	 * answers, captured): setup errors, not server trouble. */
@@ -666,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_parse_txn),
 		cmocka_unit_test(test_parse_lease),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_setup_errors),
 		cmocka_unit_test(test_watch_framing_whole),
 		cmocka_unit_test(test_watch_framing_split),
 		cmocka_unit_test(test_watch_bad_lines),
