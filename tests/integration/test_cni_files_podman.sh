@@ -34,27 +34,7 @@ h_wait_for 15 "node 1 has node 2" d_has_peer 1 2 || h_fail "mesh incomplete"
 P="$H_TMP/podman"
 store="$H_TMP/var-lib-cni-n1"
 mkdir -p "$P/tmp" "$P/rootfs/bin" "$store"
-cat >"$P/containers.conf" <<EOC
-[containers]
-netns = "private"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$P/events.log"
-tmp_dir = "$P/tmp"
-runtime = "runc"
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["/run/$H_RUN-n1/bin", "/usr/lib/cni"]
-network_config_dir = "/run/$H_RUN-n1/net.d"
-default_network = "weft"
-EOC
-cat >"$P/storage.conf" <<EOC
-[storage]
-driver = "vfs"
-graphroot = "$P/root"
-runroot = "$P/run"
-EOC
+h_podman_conf "$P" "/run/$H_RUN-n1/bin" "/run/$H_RUN-n1/net.d" weft 'netns = "private"'
 # podman keeps its blob cache in a fixed host path: remove it afterwards
 # unless it was there before.
 [ -e /var/lib/containers ] || h_on_cleanup "rm -rf /var/lib/containers"

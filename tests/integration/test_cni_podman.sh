@@ -12,27 +12,7 @@ command -v podman >/dev/null || h_fail "podman is not installed"
 P="$H_TMP/podman"
 mkdir -p "$P/net.d" "$P/bin" "$P/tmp" "$P/rootfs/bin"
 ln -s "$WEFT_BIN/weft" "$P/bin/weft"
-cat >"$P/containers.conf" <<EOC
-[containers]
-netns = "private"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$P/events.log"
-tmp_dir = "$P/tmp"
-runtime = "runc"
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["$P/bin", "/usr/lib/cni"]
-network_config_dir = "$P/net.d"
-default_network = "$NET"
-EOC
-cat >"$P/storage.conf" <<EOC
-[storage]
-driver = "vfs"
-graphroot = "$P/root"
-runroot = "$P/run"
-EOC
+h_podman_conf "$P" "$P/bin" "$P/net.d" "$NET" 'netns = "private"'
 jq -c --arg sf "$SUBNET_FILE" --arg dd "$DATA_DIR" --arg n "$NET" \
 	'{cniVersion: "1.0.0", name: $n, plugins: [{type: "weft", subnetFile: $sf, dataDir: $dd}]}' \
 	<<<'{}' >"$P/net.d/$NET.conflist"

@@ -111,27 +111,8 @@ on_node() {
 # /etc/cni/net.d and /opt/cni/bin (then Debian's reference plugins).
 P="$H_TMP/podman"
 mkdir -p "$P/tmp" "$P/kube-net.d"
-cat >"$P/containers.conf" <<EOC
-[containers]
-default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$P/events.log"
-tmp_dir = "$P/tmp"
-runtime = "runc"
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
-network_config_dir = "/etc/cni/net.d"
-default_network = "weft"
-EOC
-cat >"$P/storage.conf" <<EOC
-[storage]
-driver = "vfs"
-graphroot = "$P/root"
-runroot = "$P/run"
-EOC
+h_podman_conf "$P" /opt/cni/bin /etc/cni/net.d weft \
+	'default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]'
 pm() { # N ARGS...: podman on node N
 	local n=$1
 	shift

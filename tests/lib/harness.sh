@@ -261,3 +261,32 @@ h_grep() { grep "$@" >/dev/null; }
 h_assert_eq() {
 	[ "$1" = "$2" ] || h_fail "$3: expected '$1', got '$2'"
 }
+
+# h_podman_conf DIR PLUGIN_DIR NET_DIR NETWORK [CONTAINERS_LINE]: podman's
+# containers.conf and storage.conf in DIR, for podman as a CNI runtime on a
+# test node (runc, cgroupfs, vfs, every state path inside DIR).
+h_podman_conf() {
+	local dir=$1 plugins=$2 netdir=$3 net=$4 extra=${5:-}
+	mkdir -p "$dir/tmp"
+	cat >"$dir/containers.conf" <<EOC
+[containers]
+$extra
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$dir/events.log"
+tmp_dir = "$dir/tmp"
+runtime = "runc"
+[network]
+network_backend = "cni"
+cni_plugin_dirs = ["$plugins", "/usr/lib/cni"]
+network_config_dir = "$netdir"
+default_network = "$net"
+EOC
+	cat >"$dir/storage.conf" <<EOC
+[storage]
+driver = "vfs"
+graphroot = "$dir/root"
+runroot = "$dir/run"
+EOC
+}
