@@ -7,20 +7,14 @@
 #include <linux/rtnetlink.h>
 
 #include "backend/vxlan_int.h"
+#include "common/vec.h"
 
 struct op *op_add(struct opvec *o, enum op_kind kind, struct peer *p)
 {
 	struct op *op;
 
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64;
-		struct op *nv = realloc(o->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		o->v = nv;
-		o->cap = cap;
-	}
+	if (VEC_RESERVE(o->v, o->cap, o->n + 1, 64) < 0)
+		return NULL;
 	op = &o->v[o->n++];
 	memset(op, 0, sizeof(*op));
 	op->kind = (uint8_t)kind;
