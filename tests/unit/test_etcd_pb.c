@@ -305,6 +305,17 @@ static void test_parse_watch(void **state)
 	assert_non_null(strstr(m.reason, "PermissionDenied"));
 	etcd_watch_msg_clear(&m);
 
+	/* Captured: a watch from a compacted revision (its header has no
+	 * revision). */
+	assert_int_equal(parse_watch_hex("0a170890c38ba1e48cfbeb93011097928ba8a1e784e53b2002200128"
+					 "cc01",
+					 &m, &id, reason),
+			 0);
+	assert_int_equal(m.kind, ETCD_WATCH_COMPACTED);
+	assert_int_equal(m.compact_revision, 204);
+	assert_int_equal(m.revision, 0);
+	etcd_watch_msg_clear(&m);
+
 	/* protoc-made: a DELETE and a PUT; compaction; progress. */
 	assert_int_equal(parse_watch_hex("0a02185a10035a17080112130a0f2f776566742f7375626e657473"
 					 "2f61185a5a1c121a0a0f2f776566742f7375626e6574732f621058"
