@@ -110,6 +110,11 @@ static void test_encode_txn(void **state)
 	assert_int_equal(etcd_pb_encode_lease_grant(&b, 10, 0), 0);
 	assert_int_equal(etcd_pb_encode_txn(&b, &broken), -EINVAL);
 	assert_frame(&b, "080a");
+	/* A failed allocation sticks: nothing more is appended. */
+	b.err = -ENOMEM;
+	assert_int_equal(etcd_pb_encode_lease_keepalive(&b, 1), -ENOMEM);
+	assert_int_equal(b.len, 0);
+	etcd_pb_buf_free(&b);
 }
 
 static void test_encode_lease_watch(void **state)
