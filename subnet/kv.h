@@ -40,8 +40,8 @@ struct kv_ops {
 	int (*lease_keepalive)(void *ctx, int64_t id, kv_cb cb, void *data);
 	/* Every key under prefix from start_rev; messages as etcd_watch.h
 	 * describes them, ending with one CLOSED unless cancelled. */
-	int (*watch)(void *ctx, const char *prefix, int64_t start_rev, etcd_watch_cb cb,
-		     void *data, struct kv_watch **out);
+	int (*watch)(void *ctx, const char *prefix, int64_t start_rev, etcd_watch_cb cb, void *data,
+		     struct kv_watch **out);
 	void (*watch_cancel)(void *ctx, struct kv_watch *w);
 	/* One paginated listing at a time (etcd_list.h); -EBUSY while one runs. */
 	int (*list)(void *ctx, const char *prefix, etcd_list_page_cb page, etcd_list_done_cb done,

@@ -111,7 +111,7 @@ struct leasemgr {
 	uint64_t expiry_ms;
 	bool have_prefer;
 	struct ip4_net prefer;
-	bool tried_adopt, ever_held;
+	bool tried_adopt, ever_held, told_exhausted;
 	struct ip4_net trying;
 	unsigned acquire_fail, races_in_row, ka_fail;
 

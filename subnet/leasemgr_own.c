@@ -71,6 +71,7 @@ static void became_held(struct leasemgr *m, const struct ip4_net *sn, int64_t mo
 
 	lm_map_put(m, sn, m->own_value, mod_rev, lease);
 	m->own_state = LM_OWN_HELD;
+	m->told_exhausted = false;
 	m->own = *sn;
 	m->reservation = lease == 0;
 	m->have_prefer = false;
@@ -231,9 +232,9 @@ static void on_created(void *data, const struct etcd_response *r)
 	if (m->have_prefer && ip4_net_equal(&m->prefer, &m->trying))
 		m->have_prefer = false;
 	if (m->races_in_row > RACES_BEFORE_PAUSE)
-		acquire_retry(m, LM_OWN_BACKOFF,
-			      etcd_backoff_ms(m->races_in_row - RACES_BEFORE_PAUSE, 50, 2000,
-					      rnd32()));
+		acquire_retry(
+			m, LM_OWN_BACKOFF,
+			etcd_backoff_ms(m->races_in_row - RACES_BEFORE_PAUSE, 50, 2000, rnd32()));
 	else
 		acquire_step(m);
 }
@@ -308,8 +309,8 @@ static int reuse(struct leasemgr *m, struct entry *e)
 			became_held(m, &e->subnet, e->mod_rev, e->lease, "reused");
 			return 0;
 		}
-		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value,
-			       m->lease_id, on_reuse_put, m);
+		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, m->lease_id,
+			       on_reuse_put, m);
 	}
 	if (!m->tried_adopt) {
 		m->tried_adopt = true;
@@ -407,11 +408,12 @@ static void acquire_step(struct leasemgr *m)
 		struct ip4_net lo = {m->nc.subnet_min, m->nc.subnet_len};
 		struct ip4_net hi = {m->nc.subnet_max, m->nc.subnet_len};
 
-		if (m->own_state != LM_OWN_EXHAUSTED)
+		if (!m->told_exhausted)
 			log_err("no free subnet: all %" PRIu64 " subnets from %s to %s are leased; "
 				"retrying every %d s and whenever a lease is released",
 				netconf_subnet_count(&m->nc), net_str(&lo, s), net_str(&hi, t),
 				EXHAUSTED_RETRY_MS / 1000);
+		m->told_exhausted = true;
 		acquire_retry(m, LM_OWN_EXHAUSTED, EXHAUSTED_RETRY_MS);
 		return;
 	}

@@ -39,7 +39,8 @@ void lm_mark_stale(struct leasemgr *m)
 {
 	uint64_t now = lm_now(m);
 
-	if (!m->stale_since_ms || (m->view == LM_VIEW_WATCHING && now - m->created_ms >= WATCH_PROVEN_MS))
+	if (!m->stale_since_ms ||
+	    (m->view == LM_VIEW_WATCHING && now - m->created_ms >= WATCH_PROVEN_MS))
 		m->stale_since_ms = now;
 }
 
@@ -72,6 +73,20 @@ static void watch_closed(struct leasemgr *m, const struct etcd_watch_msg *msg)
 	lm_sync_retry(m, d);
 }
 
+/* An event older than what the map holds for its key: our own write's
+ * answer (or a listing) got there first, so the event is history. */
+static bool event_stale(struct leasemgr *m, const struct etcd_kv *kv)
+{
+	struct ip4_net sn;
+	bool found;
+	size_t i;
+
+	if (lm_kv_subnet(m, kv, &sn) < 0)
+		return false;
+	i = lm_map_find(m, &sn, kv->key, &found);
+	return found && m->map[i].mod_rev > kv->mod_revision;
+}
+
 static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 {
 	bool released = false;
@@ -82,6 +97,8 @@ static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 
 		if (ev->kv->mod_revision > m->rev)
 			m->rev = ev->kv->mod_revision;
+		if (event_stale(m, ev->kv))
+			continue;
 		if (ev->type == ETCD_EVENT_PUT) {
 			if (lm_map_put_kv(m, ev->kv, &sn) < 0)
 				continue;
@@ -249,8 +266,7 @@ void lm_on_list_done(void *data, const struct etcd_response *r, int64_t revision
 	if (st.skipped)
 		log_warn("%" PRIu64 " keys under %s skipped so far: each value alone is over the "
 			 "%u-byte page limit (last: %s)",
-			 st.skipped, m->subnets_key, ETCD_LIST_PAGE_MAX,
-			 skipped);
+			 st.skipped, m->subnets_key, ETCD_LIST_PAGE_MAX, skipped);
 	/* The listing replaces the view; the diff below emits only changes. */
 	carry_verdicts(m);
 	keep_newer(m, revision);
