@@ -5,7 +5,8 @@
  *
  * Nothing happens inside a kv call: answers, listings and watch messages
  * are queued and delivered, in order, by kv_fake_run() or
- * kv_fake_advance(), which also fire the timers that fall due.
+ * kv_fake_advance(), which also fire the timers that fall due. Tests
+ * include kv_fake.c (which includes kv_fake_ops.c).
  */
 #ifndef WEFT_TEST_KV_FAKE_H
 #define WEFT_TEST_KV_FAKE_H
