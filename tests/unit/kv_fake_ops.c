@@ -149,6 +149,8 @@ static int fk_list(void *ctx, const char *prefix, etcd_list_page_cb page, etcd_l
 	j->done = done;
 	j->r.err = f->fail_err[KV_FAKE_LIST];
 	f->fail_err[KV_FAKE_LIST] = 0;
+	if (j->r.err)
+		snprintf(j->r.message, sizeof(j->r.message), "injected failure");
 	f->calls[KV_FAKE_LIST]++;
 	f->requests++;
 	return 0;

@@ -390,9 +390,12 @@ static void test_watch_broken_then_resumed(void **state)
 	kv_fake_break_watch(x.f);
 	kv_fake_run(x.f);
 	assert_false(status(&x).watch_up);
-	/* Written while no watch runs: the re-list finds it. */
+	/* Written while no watch runs: the re-list finds it, on the second
+	 * try as the first listing fails. */
 	kv_fake_put(x.f, SUBNETS "10.244.99.0-24", PEER9, 0);
+	kv_fake_fail_next(x.f, KV_FAKE_LIST, ETCD_ECONNECT);
 	kv_fake_advance(x.f, 6000);
+	assert_int_equal(kv_fake_requests(x.f, KV_FAKE_LIST), 3);
 	st = status(&x);
 	assert_true(st.watch_up);
 	assert_int_equal(st.etcd_reconnects, 1);
