@@ -19,7 +19,7 @@
 #include "daemon/health.h"
 #include "daemon/loop.h"
 #include "subnet/leasemgr.h"
-#include "subnet/vtep.h"
+#include "backend/vxlan_mac.h"
 
 #define RECONCILE_PERIOD_MS   10000
 #define RECONCILE_DEBOUNCE_MS 20
@@ -354,7 +354,7 @@ int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_ne
 	if (own && own->has_vtep_mac) {
 		memcpy(vc.mac, own->vtep_mac, 6);
 	} else {
-		ret = lease_vtep_mac(dp->c.public_ip, nc->vni, vc.mac);
+		ret = vxlan_vtep_mac(dp->c.public_ip, nc->vni, vc.mac);
 		if (ret < 0)
 			return ret;
 	}

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backend/vxlan_mac.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/cnifiles.h"
@@ -429,6 +430,17 @@ static bool previous_subnet(const char *path, struct ip4_net *out)
 	return true;
 }
 
+/* The BackendData this node publishes: the VXLAN backend's VNI and VtepMAC. */
+static int lease_backend_data(void *data, const struct netconf *nc, struct lease_attrs *attrs)
+{
+	struct weftd *d = data;
+	int ret = vxlan_vtep_mac(d->public_ip, nc->vni, attrs->vtep_mac);
+
+	attrs->vni = nc->vni;
+	attrs->has_vtep_mac = ret == 0;
+	return ret;
+}
+
 /* The etcd client and the lease manager on top of it. */
 static int lease_plane_new(struct weftd *d)
 {
@@ -447,6 +459,8 @@ static int lease_plane_new(struct weftd *d)
 		.public_ip = d->public_ip,
 		.ttl_s = (int64_t)o->lease_ttl,
 		.net_config = d->net_config,
+		.backend_type = "vxlan",
+		.backend_data = lease_backend_data,
 	};
 	static const struct leasemgr_ops ops = {
 		.on_config = on_config,

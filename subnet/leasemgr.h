@@ -15,8 +15,9 @@
  * older snapshot (same cluster ID, revisions reused) is seen for what it
  * holds.
  *
- * The backend follows through callbacks, all run from the etcd client's
- * dispatch. Peers are reported only once a lease is held and only when
+ * The state machines and the store they run on are described in
+ * leasemgr.c. The backend follows through callbacks, all run from the
+ * store's dispatch. Peers are reported only once a lease is held and only when
  * they pass the acceptance rules (peer_accept.h), so they never overlap
  * the own subnet or each other:
  *   on_lease_acquired   own subnet (again after a re-acquire)
@@ -36,6 +37,7 @@
 #include "subnet/peer_accept.h"
 
 struct etcd_client;
+struct kv;
 struct leasemgr;
 
 /* A peer view lagging etcd for longer than this makes the node not ready. */
@@ -65,6 +67,12 @@ struct leasemgr_config {
 	const char *net_config; /* JSON put at <prefix>/config if absent, or NULL */
 	bool has_prev_subnet;	/* prev_subnet from the old subnet.env */
 	struct ip4_net prev_subnet;
+	/* What the backend publishes in the own lease: BackendType, and the
+	 * BackendData (VNI, VtepMAC) that backend_data fills for the network
+	 * config once it is loaded (called with the ops' data; NULL: none). A
+	 * negative return is fatal. The lease layer knows no backend. */
+	const char *backend_type;
+	int (*backend_data)(void *data, const struct netconf *nc, struct lease_attrs *attrs);
 };
 
 struct leasemgr_peer {
@@ -106,6 +114,10 @@ struct leasemgr_status {
 /* The client must outlive the manager. Nothing happens before start. */
 int leasemgr_new(struct etcd_client *c, const struct leasemgr_config *cfg,
 		 const struct leasemgr_ops *ops, void *data, struct leasemgr **out);
+/* The same over any key-value store (kv.h); the manager owns the store
+ * from now on, also when this fails. */
+int leasemgr_new_kv(const struct kv *kv, const struct leasemgr_config *cfg,
+		    const struct leasemgr_ops *ops, void *data, struct leasemgr **out);
 int leasemgr_start(struct leasemgr *m);
 void leasemgr_free(struct leasemgr *m);
 

@@ -1,5 +1,8 @@
-/* Lease manager internals shared by leasemgr.c, leasemgr_view.c and
- * leasemgr_sync.c (and the unit tests); nothing else includes this.
+/* Lease manager internals shared by leasemgr.c (lifecycle, config,
+ * status), leasemgr_own.c (own lease), leasemgr_sync.c (list + watch) and
+ * leasemgr_view.c (the map and the peer diff), and the unit tests; nothing
+ * else includes this. Every etcd call, timer and clock read goes through
+ * the kv interface (kv.h).
  */
 #ifndef WEFT_LEASEMGR_INT_H
 #define WEFT_LEASEMGR_INT_H
@@ -10,8 +13,7 @@
 #include <sys/random.h>
 
 #include "common/log.h"
-#include "subnet/etcd.h"
-#include "subnet/etcd_list.h"
+#include "subnet/kv.h"
 #include "subnet/leasemgr.h"
 
 #define KEY_MAX		    512
@@ -39,8 +41,35 @@ struct entry {
 	enum peer_verdict verdict;
 };
 
+/* The network config: read once, then fixed for the daemon's life. */
+enum lm_config_state {
+	LM_CONFIG_IDLE,	   /* not started */
+	LM_CONFIG_READING, /* get or create-if-absent in flight */
+	LM_CONFIG_WAITING, /* absent, invalid or unreadable: retry timer armed */
+	LM_CONFIG_LOADED,
+	LM_CONFIG_FATAL, /* on_fatal told; nothing more happens */
+};
+
+/* The peer view: a listing at revision R, then a watch from R + 1. */
+enum lm_view_state {
+	LM_VIEW_IDLE,	   /* not started */
+	LM_VIEW_LISTING,   /* pages arriving */
+	LM_VIEW_STARTING,  /* watch opened, not confirmed yet */
+	LM_VIEW_WATCHING,  /* watch confirmed */
+	LM_VIEW_RESYNCING, /* watch or listing ended: re-list on the sync timer */
+};
+
+/* The own lease. */
+enum lm_own_state {
+	LM_OWN_IDLE,	  /* waiting for the config and a first listing */
+	LM_OWN_ACQUIRING, /* one etcd request of the acquisition in flight */
+	LM_OWN_BACKOFF,	  /* a step failed or races piled up: acquire timer armed */
+	LM_OWN_EXHAUSTED, /* no free subnet: acquire timer armed, or a release */
+	LM_OWN_HELD,	  /* keepalive timer armed (unless a reservation) */
+};
+
 struct leasemgr {
-	struct etcd_client *c;
+	struct kv kv;
 	char *prefix, *net_config;
 	char config_key[KEY_MAX], subnets_key[KEY_MAX];
 	uint32_t public_ip;
@@ -50,35 +79,39 @@ struct leasemgr {
 
 	struct netconf nc;
 	bool have_nc;
+	char backend_type[sizeof(((struct lease_attrs *)0)->backend_type)];
+	int (*backend_data)(void *data, const struct netconf *nc, struct lease_attrs *attrs);
 	struct lease_attrs attrs;
 	char *own_value;
+	enum lm_config_state cfg;
 	unsigned config_fail;
 	char *bad_config; /* last invalid config reported, to log it once */
-	bool told_no_config, fatal, told_bad_reservation;
+	bool told_no_config, told_bad_reservation;
 
 	struct entry *map;
 	size_t n_map, cap_map;
-	bool synced, listing;
+	enum lm_view_state view;
+	bool synced; /* a listing completed once */
 	int64_t rev;
-	struct etcd_watch *watch;
-	bool watch_up, relist_now, need_list;
+	struct kv_watch *watch; /* STARTING and WATCHING only */
+	bool relist_now;	/* the closing watch was compacted: no backoff */
 	unsigned watch_fail;
 	/* Listing: pages fill the staging map, swapped in when complete. */
-	struct etcd_list *lister;
 	struct entry *smap;
 	size_t n_smap, cap_smap;
 	uint64_t stale_since_ms, created_ms, list_ms; /* CLOCK_MONOTONIC */
 	uint64_t relists, watch_oversize;
 
-	struct etcd_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
+	struct kv_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
 
-	bool held, reservation;
+	enum lm_own_state own_state;
+	bool reservation; /* HELD: the own key has no etcd lease */
 	struct ip4_net own;
 	int64_t lease_id, lease_ttl;
 	uint64_t expiry_ms;
 	bool have_prefer;
 	struct ip4_net prefer;
-	bool acquiring, tried_adopt, exhausted, ever_held;
+	bool tried_adopt, ever_held, told_exhausted;
 	struct ip4_net trying;
 	unsigned acquire_fail, races_in_row, ka_fail;
 
@@ -98,6 +131,29 @@ static inline uint32_t rnd32(void)
 		r = (uint32_t)rand();
 	return r;
 }
+
+static inline bool lm_held(const struct leasemgr *m)
+{
+	return m->own_state == LM_OWN_HELD;
+}
+
+static inline uint64_t lm_now(const struct leasemgr *m)
+{
+	return m->kv.ops->now_ms(m->kv.ctx);
+}
+
+static inline void lm_timer_arm(const struct leasemgr *m, struct kv_timer *t, uint64_t ms)
+{
+	m->kv.ops->timer_arm(t, ms);
+}
+
+static inline void lm_timer_disarm(const struct leasemgr *m, struct kv_timer *t)
+{
+	m->kv.ops->timer_disarm(t);
+}
+
+/* kv_call(m, txn_put, ...) calls the store's op with its context. */
+#define kv_call(m, op, ...) ((m)->kv.ops->op((m)->kv.ctx, __VA_ARGS__))
 
 static inline const char *net_str(const struct ip4_net *n, char buf[static IP4_NET_STRLEN])
 {
@@ -121,15 +177,20 @@ int lm_map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *
 void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn);
 void lm_emit_all(struct leasemgr *m);
 
-/* leasemgr.c: etcd errors and the own lease */
+/* leasemgr.c: etcd errors and the network config */
 bool lm_fatal_error(struct leasemgr *m, const struct etcd_response *r, const char *what);
 void lm_log_etcd_error(struct leasemgr *m, const char *what, const struct etcd_response *r,
 		       uint64_t retry_ms);
+void lm_config_start(void *data);
+
+/* leasemgr_own.c: the own lease */
 void lm_acquire(struct leasemgr *m);
+void lm_acquire_fire(void *data);
+void lm_keepalive_fire(void *data);
 void lm_check_own(struct leasemgr *m);
 
-/* leasemgr_sync.c: config, listing and watch */
-void lm_config_start(void *data);
+/* leasemgr_sync.c: listing and watch */
+void lm_watch_drop(struct leasemgr *m);
 void lm_sync_retry(struct leasemgr *m, uint64_t delay_ms);
 void lm_mark_stale(struct leasemgr *m);
 void lm_staging_clear(struct leasemgr *m);

@@ -1,130 +1,46 @@
-/* Lease manager: the network config, and the listing and watch that keep
- * the map in step with etcd.
+/* Lease manager: the peer view, a listing at revision R then a watch from
+ * R + 1 that keep the map in step with etcd (states in leasemgr_int.h).
+ * Whenever the watch ends the view goes RESYNCING and re-lists: a listing
+ * replaces the map and the diff emits only what changed.
  */
 #include "subnet/leasemgr.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "common/log.h"
-#include "common/util.h"
-#include "subnet/etcd.h"
-#include "subnet/etcd_list.h"
-#include "subnet/subnet_pick.h"
-#include "subnet/vtep.h"
 #include "subnet/leasemgr_int.h"
 
-/* ----------------------------------------------------------------- config */
-
-static void config_retry(struct leasemgr *m)
-{
-	etcd_timer_arm(m->t_config, etcd_backoff_ms(m->config_fail++, 500, 5000, rnd32()));
-}
-
-static void config_loaded(struct leasemgr *m, const char *json)
-{
-	char err[256];
-	int ret;
-
-	ret = netconf_parse(json, strlen(json), &m->nc, err, sizeof(err));
-	if (ret < 0) {
-		if (!m->bad_config || strcmp(m->bad_config, json) != 0)
-			log_err("network config at %s is invalid: %s; waiting for a fixed one",
-				m->config_key, err);
-		free(m->bad_config);
-		m->bad_config = strdup(json);
-		config_retry(m);
-		return;
-	}
-	m->attrs.public_ip = m->public_ip;
-	snprintf(m->attrs.backend_type, sizeof(m->attrs.backend_type), "vxlan");
-	m->attrs.vni = m->nc.vni;
-	ret = lease_vtep_mac(m->public_ip, m->nc.vni, m->attrs.vtep_mac);
-	m->attrs.has_vtep_mac = ret == 0;
-	m->own_value = lease_attrs_encode(&m->attrs);
-	if (ret < 0 || !m->own_value) {
-		struct etcd_response r = {.err = -ENOMEM};
-
-		snprintf(r.message, sizeof(r.message), "cannot build the lease value");
-		if (m->ops.on_fatal)
-			m->ops.on_fatal(m->data, ret < 0 ? ret : -ENOMEM, r.message);
-		return;
-	}
-	m->have_nc = true;
-	if (m->ops.on_config)
-		m->ops.on_config(m->data, &m->nc);
-	/* The listing started together with the config read. */
-	lm_acquire(m);
-}
-
-static void on_config(void *data, const struct etcd_response *r)
-{
-	struct leasemgr *m = data;
-
-	if (r->err) {
-		if (lm_fatal_error(m, r, "reading the network config"))
-			return;
-		lm_log_etcd_error(m, "read of the network config", r, 0);
-		config_retry(m);
-		return;
-	}
-	if (r->succeeded) {
-		log_info("wrote the network config to %s", m->config_key);
-		config_loaded(m, m->net_config);
-		return;
-	}
-	if (!r->n_kvs) {
-		if (!m->told_no_config)
-			log_err("no network config at %s (write one, or pass --net-config-file); "
-				"waiting for it",
-				m->config_key);
-		m->told_no_config = true;
-		config_retry(m);
-		return;
-	}
-	if (m->net_config && strcmp(m->net_config, r->kvs[0].value) != 0)
-		log_info("a network config is already stored at %s; it is used as is",
-			 m->config_key);
-	config_loaded(m, r->kvs[0].value);
-}
-
-void lm_config_start(void *data)
-{
-	struct leasemgr *m = data;
-	int ret;
-
-	if (m->net_config)
-		ret = etcd_txn_put(m->c, ETCD_CMP_CREATE, 0, m->config_key, m->net_config, 0,
-				   on_config, m);
-	else
-		ret = etcd_get(m->c, m->config_key, on_config, m);
-	if (ret < 0) {
-		log_err("cannot start an etcd request: %s", strerror(-ret));
-		config_retry(m);
-	}
-}
 /* ------------------------------------------------------------ list + watch */
 
+/* Ends the watch, if any, without a CLOSED message. */
+void lm_watch_drop(struct leasemgr *m)
+{
+	if (m->watch)
+		kv_call(m, watch_cancel, m->watch);
+	m->watch = NULL;
+	if (m->view == LM_VIEW_STARTING || m->view == LM_VIEW_WATCHING)
+		m->view = LM_VIEW_RESYNCING;
+}
+
+/* The next listing after delay_ms. */
 void lm_sync_retry(struct leasemgr *m, uint64_t delay_ms)
 {
-	etcd_timer_arm(m->t_sync, delay_ms);
+	m->view = LM_VIEW_RESYNCING;
+	lm_timer_arm(m, m->t_sync, delay_ms);
 }
 
 /* The peer view may lag etcd from now on (kept from the first break of a
  * run of short-lived watches). */
 void lm_mark_stale(struct leasemgr *m)
 {
-	uint64_t now = now_ms();
+	uint64_t now = lm_now(m);
 
-	if (!m->stale_since_ms || (m->watch_up && now - m->created_ms >= WATCH_PROVEN_MS))
+	if (!m->stale_since_ms ||
+	    (m->view == LM_VIEW_WATCHING && now - m->created_ms >= WATCH_PROVEN_MS))
 		m->stale_since_ms = now;
 }
 
@@ -134,18 +50,17 @@ static void watch_closed(struct leasemgr *m, const struct etcd_watch_msg *msg)
 
 	/* Only a watch that lived resets the backoff: a quiet one sees no
 	 * event for minutes, a flapping one never gets that far. */
-	if (m->watch_up && now_ms() - m->created_ms >= WATCH_PROVEN_MS)
+	if (m->view == LM_VIEW_WATCHING && lm_now(m) - m->created_ms >= WATCH_PROVEN_MS)
 		m->watch_fail = 0;
 	d = m->relist_now ? 0
 			  : etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
 					    WATCH_RETRY_CAP_MS, rnd32());
 	lm_mark_stale(m);
+	/* The store freed the watch. Every new watch starts from a fresh
+	 * listing: a break may hide an etcd restored from a snapshot, whose
+	 * revisions mean other writes. */
 	m->watch = NULL;
-	m->watch_up = false;
 	m->relist_now = false;
-	/* Every new watch starts from a fresh listing: a break may hide an
-	 * etcd restored from a snapshot, whose revisions mean other writes. */
-	m->need_list = true;
 	m->reconnects++;
 	if (msg->err == ETCD_ETOOBIG) {
 		m->watch_oversize++;
@@ -158,6 +73,20 @@ static void watch_closed(struct leasemgr *m, const struct etcd_watch_msg *msg)
 	lm_sync_retry(m, d);
 }
 
+/* An event older than what the map holds for its key: our own write's
+ * answer (or a listing) got there first, so the event is history. */
+static bool event_stale(struct leasemgr *m, const struct etcd_kv *kv)
+{
+	struct ip4_net sn;
+	bool found;
+	size_t i;
+
+	if (lm_kv_subnet(m, kv, &sn) < 0)
+		return false;
+	i = lm_map_find(m, &sn, kv->key, &found);
+	return found && m->map[i].mod_rev > kv->mod_revision;
+}
+
 static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 {
 	bool released = false;
@@ -168,6 +97,8 @@ static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 
 		if (ev->kv->mod_revision > m->rev)
 			m->rev = ev->kv->mod_revision;
+		if (event_stale(m, ev->kv))
+			continue;
 		if (ev->type == ETCD_EVENT_PUT) {
 			if (lm_map_put_kv(m, ev->kv, &sn) < 0)
 				continue;
@@ -177,12 +108,12 @@ static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 			lm_map_remove_key(m, &sn, ev->kv->key);
 			released = true;
 		}
-		if (m->held && ip4_net_equal(&sn, &m->own))
+		if (lm_held(m) && ip4_net_equal(&sn, &m->own))
 			lm_check_own(m);
 		else
 			lm_emit_one(m, &sn);
 	}
-	if (released && !m->held && m->exhausted && !m->acquiring)
+	if (released && m->own_state == LM_OWN_EXHAUSTED)
 		lm_acquire(m);
 }
 
@@ -198,17 +129,15 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 			log_warn("etcd revision went back from %" PRId64 " to %" PRId64
 				 "; re-listing",
 				 m->rev, msg->revision);
-			etcd_watch_cancel(m->watch);
-			m->watch = NULL;
-			m->need_list = true;
 			lm_mark_stale(m);
+			lm_watch_drop(m);
 			/* Backoff: a member that stays behind must not spin us. */
 			lm_sync_retry(m, etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
 							 WATCH_RETRY_CAP_MS, rnd32()));
 			break;
 		}
-		m->watch_up = true;
-		m->created_ms = now_ms();
+		m->view = LM_VIEW_WATCHING;
+		m->created_ms = lm_now(m);
 		break;
 	case ETCD_WATCH_PROGRESS:
 		if (msg->revision > m->rev)
@@ -297,8 +226,8 @@ static void list_failed(struct leasemgr *m, const struct etcd_response *r)
 {
 	uint64_t d;
 
-	m->need_list = true;
 	lm_staging_clear(m);
+	m->view = LM_VIEW_RESYNCING;
 	if (lm_fatal_error(m, r, "listing the subnet leases"))
 		return;
 	d = etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS, WATCH_RETRY_CAP_MS, rnd32());
@@ -326,19 +255,18 @@ void lm_on_list_done(void *data, const struct etcd_response *r, int64_t revision
 {
 	struct leasemgr *m = data;
 	struct etcd_list_stats st;
+	const char *skipped;
 	int ret;
 
-	m->listing = false;
 	if (r) {
 		list_failed(m, r);
 		return;
 	}
-	etcd_list_get_stats(m->lister, &st);
+	kv_call(m, list_stats, &st, &skipped);
 	if (st.skipped)
 		log_warn("%" PRIu64 " keys under %s skipped so far: each value alone is over the "
 			 "%u-byte page limit (last: %s)",
-			 st.skipped, m->subnets_key, ETCD_LIST_PAGE_MAX,
-			 etcd_list_skipped_key(m->lister));
+			 st.skipped, m->subnets_key, ETCD_LIST_PAGE_MAX, skipped);
 	/* The listing replaces the view; the diff below emits only changes. */
 	carry_verdicts(m);
 	keep_newer(m, revision);
@@ -347,19 +275,18 @@ void lm_on_list_done(void *data, const struct etcd_response *r, int64_t revision
 	m->relists++;
 	log_debug("listed %s at revision %" PRId64 ": %zu leases in %" PRIu64 " ms (%" PRIu64
 		  " pages so far)",
-		  m->subnets_key, revision, m->n_map, now_ms() - m->list_ms, st.pages);
+		  m->subnets_key, revision, m->n_map, lm_now(m) - m->list_ms, st.pages);
 	m->rev = revision;
 	m->synced = true;
-	m->need_list = false;
-	ret = etcd_watch_prefix(m->c, m->subnets_key, m->rev + 1, on_watch, m, &m->watch);
+	m->view = LM_VIEW_STARTING;
+	ret = kv_call(m, watch, m->subnets_key, m->rev + 1, on_watch, m, &m->watch);
 	if (ret < 0) {
 		m->watch = NULL;
-		m->need_list = true;
 		log_err("cannot start the etcd watch: %s", strerror(-ret));
 		lm_sync_retry(m, 1000);
 	}
 	lm_check_own(m);
-	if (m->held)
+	if (lm_held(m))
 		lm_emit_all(m);
 	else
 		lm_acquire(m);
@@ -369,21 +296,15 @@ static void sync_start(struct leasemgr *m)
 {
 	int ret;
 
-	if (m->listing)
-		return;
-	if (m->watch) {
-		etcd_watch_cancel(m->watch);
-		m->watch = NULL;
-		m->watch_up = false;
-	}
-	m->list_ms = now_ms();
-	ret = etcd_list_start(m->lister);
+	lm_watch_drop(m);
+	m->list_ms = lm_now(m);
+	ret = kv_call(m, list, m->subnets_key, lm_on_list_page, lm_on_list_done, m);
 	if (ret < 0) {
 		log_err("cannot start an etcd request: %s", strerror(-ret));
 		lm_sync_retry(m, 1000);
 		return;
 	}
-	m->listing = true;
+	m->view = LM_VIEW_LISTING;
 }
 
 /* A listing then a watch from its revision + 1: the first sync, and every
@@ -392,6 +313,6 @@ void lm_sync_fire(void *data)
 {
 	struct leasemgr *m = data;
 
-	if (m->need_list || !m->synced || !m->watch)
+	if (m->view == LM_VIEW_IDLE || m->view == LM_VIEW_RESYNCING)
 		sync_start(m);
 }

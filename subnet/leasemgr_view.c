@@ -4,22 +4,12 @@
 #include "subnet/leasemgr.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "common/log.h"
-#include "common/util.h"
-#include "subnet/etcd.h"
-#include "subnet/etcd_list.h"
-#include "subnet/subnet_pick.h"
-#include "subnet/vtep.h"
+#include "common/vec.h"
 #include "subnet/leasemgr_int.h"
 
 /* ---------------------------------------------------------------- the map */
@@ -144,17 +134,7 @@ void lm_map_clear(struct leasemgr *m)
 
 static int map_grow(struct leasemgr *m)
 {
-	size_t cap = m->cap_map ? m->cap_map * 2 : 16;
-	struct entry *nm;
-
-	if (m->n_map < m->cap_map)
-		return 0;
-	nm = realloc(m->map, cap * sizeof(*nm));
-	if (!nm)
-		return -ENOMEM;
-	m->map = nm;
-	m->cap_map = cap;
-	return 0;
+	return VEC_RESERVE(m->map, m->cap_map, m->n_map + 1, 16);
 }
 
 /* create_rev 0: unknown (an earlier put's is kept). */
@@ -231,7 +211,7 @@ int lm_map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *
 
 static bool is_own(const struct leasemgr *m, const struct entry *e)
 {
-	return m->held && e->plain && ip4_net_equal(&e->subnet, &m->own);
+	return lm_held(m) && e->plain && ip4_net_equal(&e->subnet, &m->own);
 }
 
 /* Records a verdict; a new rejection is counted and logged once. */
@@ -259,7 +239,7 @@ static void judge(struct leasemgr *m, struct entry *e, enum peer_verdict v,
  * set would. */
 static struct entry *judge_subnet(struct leasemgr *m, size_t lo, size_t hi)
 {
-	struct peer_accept_ctx ctx = {&m->nc, m->public_ip, m->held, m->own};
+	struct peer_accept_ctx ctx = {&m->nc, m->public_ip, lm_held(m), m->own};
 	struct peer_cand *c = malloc((hi - lo + 1) * sizeof(*c));
 	enum peer_verdict *v = malloc((hi - lo + 1) * sizeof(*v));
 	struct entry *winner = NULL;
@@ -340,16 +320,9 @@ void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn)
 			m->ops.on_peer_updated(m->data, sn, &e->attrs);
 		return;
 	}
-	if (m->n_peers == m->cap_peers) {
-		size_t cap = m->cap_peers ? m->cap_peers * 2 : 16;
-		struct leasemgr_peer *np = realloc(m->peers, cap * sizeof(*np));
-
-		if (!np) {
-			log_err("out of memory tracking peer leases");
-			return;
-		}
-		m->peers = np;
-		m->cap_peers = cap;
+	if (VEC_RESERVE(m->peers, m->cap_peers, m->n_peers + 1, 16) < 0) {
+		log_err("out of memory tracking peer leases");
+		return;
 	}
 	memmove(&m->peers[i + 1], &m->peers[i], (m->n_peers - i) * sizeof(*m->peers));
 	m->n_peers++;

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "subnet/lease.h"
-#include "subnet/vtep.h"
+#include "backend/vxlan_mac.h"
 
 #define A(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (d))
 #define PREFIX	      "/coreos.com/network"
@@ -369,18 +369,18 @@ static void test_vtep_mac(void **state)
 	char buf[MAC_STRLEN];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(lease_vtep_mac(cases[i].ip, cases[i].vni, mac), 0);
+		assert_int_equal(vxlan_vtep_mac(cases[i].ip, cases[i].vni, mac), 0);
 		mac_format(mac, buf);
 		assert_string_equal(buf, cases[i].mac);
 	}
 	/* Locally administered unicast, stable, and different per IP and VNI. */
-	assert_int_equal(lease_vtep_mac(A(198, 18, 0, 3), 1, mac), 0);
-	assert_int_equal(lease_vtep_mac(A(198, 18, 0, 3), 1, other), 0);
+	assert_int_equal(vxlan_vtep_mac(A(198, 18, 0, 3), 1, mac), 0);
+	assert_int_equal(vxlan_vtep_mac(A(198, 18, 0, 3), 1, other), 0);
 	assert_memory_equal(mac, other, 6);
-	assert_int_equal(lease_vtep_mac(A(198, 18, 0, 4), 1, other), 0);
+	assert_int_equal(vxlan_vtep_mac(A(198, 18, 0, 4), 1, other), 0);
 	assert_memory_not_equal(mac, other, 6);
 	assert_int_equal(other[0], 0x02);
-	assert_int_equal(lease_vtep_mac(A(198, 18, 0, 3), 2, other), 0);
+	assert_int_equal(vxlan_vtep_mac(A(198, 18, 0, 3), 2, other), 0);
 	assert_memory_not_equal(mac, other, 6);
 }
 

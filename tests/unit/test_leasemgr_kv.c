@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "../../subnet/leasemgr.c"
+#include "../../subnet/leasemgr_own.c"
 #include "../../subnet/leasemgr_sync.c"
 #include "../../subnet/leasemgr_view.c"
 

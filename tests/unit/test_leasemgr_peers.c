@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "../../subnet/leasemgr.c"
+#include "../../subnet/leasemgr_own.c"
 #include "../../subnet/leasemgr_sync.c"
 #include "../../subnet/leasemgr_view.c"
 
@@ -62,9 +63,10 @@ static void mgr(struct leasemgr *m, struct calls *c)
 	memset(c, 0, sizeof(*c));
 	m->prefix = P;
 	assert_int_equal(netconf_parse(json, strlen(json), &m->nc, NULL, 0), 0);
-	m->have_nc = true;
+	m->cfg = LM_CONFIG_LOADED;
 	m->public_ip = 0xc6120001u;
-	m->held = m->ever_held = true;
+	m->own_state = LM_OWN_HELD;
+	m->ever_held = true;
 	m->own = (struct ip4_net){0x0af40300u, 24};
 	m->ops = (struct leasemgr_ops){
 		.on_peer_added = added, .on_peer_updated = updated, .on_peer_removed = removed};

@@ -1,11 +1,11 @@
 /* VTEP MAC derivation: stable across restarts, known before the device exists. */
-#ifndef WEFT_VTEP_H
-#define WEFT_VTEP_H
+#ifndef WEFT_VXLAN_MAC_H
+#define WEFT_VXLAN_MAC_H
 
 #include <stdint.h>
 
 /* 0x02 followed by the first 5 bytes of SHA-256(PublicIP, 4 bytes network
  * order || VNI, 4 bytes big endian). 0, or -EIO if libcrypto fails. */
-int lease_vtep_mac(uint32_t public_ip, uint32_t vni, uint8_t mac[6]);
+int vxlan_vtep_mac(uint32_t public_ip, uint32_t vni, uint8_t mac[6]);
 
 #endif

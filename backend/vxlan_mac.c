@@ -1,13 +1,13 @@
-/* VTEP MAC derivation (see vtep.h). Deriving instead of storing means no
+/* VTEP MAC derivation (see vxlan_mac.h). Deriving instead of storing means no
  * state file and the same MAC after a reboot or a re-created device. */
 #include <errno.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "subnet/vtep.h"
+#include "backend/vxlan_mac.h"
 
-int lease_vtep_mac(uint32_t public_ip, uint32_t vni, uint8_t mac[6])
+int vxlan_vtep_mac(uint32_t public_ip, uint32_t vni, uint8_t mac[6])
 {
 	unsigned char in[8], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;

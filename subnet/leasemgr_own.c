@@ -1,0 +1,474 @@
+/* Lease manager: the own lease (see leasemgr.h for the flow).
+ *
+ * IDLE until the config is loaded and a first listing is in; ACQUIRING while
+ * one step's etcd request is in flight (reuse, adopt, grant, create, delete of
+ * a stale lease); BACKOFF or EXHAUSTED with the acquire timer armed; HELD with
+ * the keepalive timer armed. Losing the key or the etcd lease goes back to
+ * acquiring, preferring the same subnet.
+ */
+#include "subnet/leasemgr.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "subnet/subnet_pick.h"
+#include "subnet/leasemgr_int.h"
+
+static void acquire_step(struct leasemgr *m);
+
+static uint64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ----------------------------------------------------------- own lease */
+
+static void keepalive_arm(struct leasemgr *m, uint64_t delay_ms)
+{
+	if (lm_held(m) && !m->reservation && m->lease_id)
+		lm_timer_arm(m, m->t_keepalive, delay_ms);
+}
+
+/* TTL/3, but at least every few minutes: a keepalive that times out is
+ * also how a silently dead connection (partition, hung etcd) is found, as
+ * the watch alone only learns of it after its low-speed limit. */
+static uint64_t keepalive_period_ms(const struct leasemgr *m)
+{
+	uint64_t p = (uint64_t)m->lease_ttl * 1000 / 3;
+
+	if (p > KEEPALIVE_MAX_MS)
+		p = KEEPALIVE_MAX_MS;
+	return p < 1000 ? 1000 : p;
+}
+
+static void lose_own(struct leasemgr *m, bool prefer_same)
+{
+	struct ip4_net old = m->own;
+
+	m->own_state = LM_OWN_IDLE;
+	m->reservation = false;
+	m->tried_adopt = false;
+	lm_timer_disarm(m, m->t_keepalive);
+	m->have_prefer = prefer_same;
+	m->prefer = old;
+	if (m->ops.on_lease_lost)
+		m->ops.on_lease_lost(m->data, &old);
+	lm_acquire(m);
+}
+
+static void became_held(struct leasemgr *m, const struct ip4_net *sn, int64_t mod_rev,
+			int64_t lease, const char *how)
+{
+	char s[IP4_NET_STRLEN];
+
+	lm_map_put(m, sn, m->own_value, mod_rev, lease);
+	m->own_state = LM_OWN_HELD;
+	m->told_exhausted = false;
+	m->own = *sn;
+	m->reservation = lease == 0;
+	m->have_prefer = false;
+	m->races_in_row = 0;
+	m->acquire_fail = 0;
+	m->ka_fail = 0;
+	m->acquisitions++;
+	lm_timer_disarm(m, m->t_acquire);
+	if (lease)
+		m->expiry_ms = realtime_ms() + (uint64_t)m->lease_ttl * 1000;
+	else
+		m->expiry_ms = 0;
+	if (lease)
+		log_info("subnet %s acquired (%s), etcd lease %" PRId64 " with TTL %" PRId64 " s",
+			 net_str(sn, s), how, lease, m->lease_ttl);
+	else
+		log_info("subnet %s acquired (%s), reservation without TTL", net_str(sn, s), how);
+	m->ever_held = true;
+	if (m->ops.on_lease_acquired)
+		m->ops.on_lease_acquired(m->data, sn, &m->attrs);
+	lm_emit_all(m);
+	keepalive_arm(m, keepalive_period_ms(m));
+}
+
+static void acquire_retry(struct leasemgr *m, enum lm_own_state st, uint64_t delay_ms)
+{
+	m->own_state = st;
+	lm_timer_arm(m, m->t_acquire, delay_ms);
+}
+
+static void acquire_failed(struct leasemgr *m, const char *what, const struct etcd_response *r)
+{
+	uint64_t d = etcd_backoff_ms(m->acquire_fail++, RETRY_BASE_MS, RETRY_CAP_MS, rnd32());
+
+	if (lm_fatal_error(m, r, what))
+		return;
+	lm_log_etcd_error(m, what, r, d);
+	acquire_retry(m, LM_OWN_BACKOFF, d);
+}
+
+static bool lease_not_found(const struct etcd_response *r)
+{
+	return r->err && (r->grpc_code == 5 || r->http_status == 404);
+}
+
+static void on_keepalive(void *data, const struct etcd_response *r)
+{
+	struct leasemgr *m = data;
+	char s[IP4_NET_STRLEN];
+
+	if (!lm_held(m) || m->reservation || !m->lease_id)
+		return;
+	if (r->err) {
+		uint64_t d = etcd_backoff_ms(m->ka_fail++, 1000, 30000, rnd32());
+
+		if (d > keepalive_period_ms(m))
+			d = keepalive_period_ms(m);
+		lm_log_etcd_error(m, "lease keepalive", r, d);
+		keepalive_arm(m, d);
+		/* etcd did not answer in time: the watch connection is suspect. */
+		if (r->err == ETCD_ETIMEDOUT && m->watch) {
+			lm_mark_stale(m);
+			lm_watch_drop(m);
+			m->reconnects++;
+			lm_sync_retry(m, 0);
+		}
+		return;
+	}
+	m->ka_fail = 0;
+	/* An answer about a lease we no longer use. */
+	if (r->lease_id && r->lease_id != m->lease_id)
+		return;
+	if (r->ttl <= 0) {
+		log_warn("etcd lease %" PRId64 " of subnet %s is gone; re-acquiring (same subnet "
+			 "if still free)",
+			 m->lease_id, net_str(&m->own, s));
+		m->lease_id = 0;
+		lose_own(m, true);
+		return;
+	}
+	m->expiry_ms = realtime_ms() + (uint64_t)r->ttl * 1000;
+	keepalive_arm(m, keepalive_period_ms(m));
+}
+
+void lm_keepalive_fire(void *data)
+{
+	struct leasemgr *m = data;
+	int ret;
+
+	ret = kv_call(m, lease_keepalive, m->lease_id, on_keepalive, m);
+	if (ret < 0)
+		keepalive_arm(m, 1000);
+}
+
+/* ---------------------------------------------------------------- acquire */
+
+static void on_granted(void *data, const struct etcd_response *r)
+{
+	struct leasemgr *m = data;
+
+	if (r->err) {
+		acquire_failed(m, "lease grant", r);
+		return;
+	}
+	m->lease_id = r->lease_id;
+	m->lease_ttl = r->ttl;
+	acquire_step(m);
+}
+
+/* A compare failed: learn the key's current state and think again. */
+static void txn_lost(struct leasemgr *m, const struct etcd_response *r)
+{
+	struct ip4_net sn;
+
+	if (r->n_kvs)
+		lm_map_put_kv(m, &r->kvs[0], &sn);
+	else
+		lm_map_remove(m, &m->trying);
+}
+
+/* The common part of a put's answer: our etcd lease vanished meanwhile
+ * (grant a new one and start over) or the request failed. True when the
+ * answer still needs handling. */
+static bool put_answered(struct leasemgr *m, const struct etcd_response *r, const char *what)
+{
+	if (lease_not_found(r)) {
+		m->lease_id = 0;
+		acquire_step(m);
+		return false;
+	}
+	if (r->err) {
+		acquire_failed(m, what, r);
+		return false;
+	}
+	return true;
+}
+
+static void on_created(void *data, const struct etcd_response *r)
+{
+	struct leasemgr *m = data;
+	char s[IP4_NET_STRLEN], ip[IP4_ADDR_STRLEN] = "?";
+	struct entry *e;
+
+	if (!put_answered(m, r, "subnet create"))
+		return;
+	if (r->succeeded) {
+		became_held(m, &m->trying, r->revision, m->lease_id, "new");
+		return;
+	}
+	txn_lost(m, r);
+	m->lost_races++;
+	m->races_in_row++;
+	e = lm_map_get(m, &m->trying);
+	if (e && e->decoded)
+		ip4_format_addr(e->attrs.public_ip, ip);
+	log_info("subnet %s was taken concurrently (by %s); trying another subnet",
+		 net_str(&m->trying, s), ip);
+	if (m->have_prefer && ip4_net_equal(&m->prefer, &m->trying))
+		m->have_prefer = false;
+	if (m->races_in_row > RACES_BEFORE_PAUSE)
+		acquire_retry(
+			m, LM_OWN_BACKOFF,
+			etcd_backoff_ms(m->races_in_row - RACES_BEFORE_PAUSE, 50, 2000, rnd32()));
+	else
+		acquire_step(m);
+}
+
+static void on_reuse_put(void *data, const struct etcd_response *r)
+{
+	struct leasemgr *m = data;
+	struct entry *e;
+
+	if (!put_answered(m, r, "lease update"))
+		return;
+	if (r->succeeded) {
+		e = lm_map_get(m, &m->trying);
+		became_held(m, &m->trying, r->revision, e && !e->lease ? 0 : m->lease_id,
+			    e && !e->lease ? "reserved for this node, value updated"
+					   : "reused, value updated");
+		return;
+	}
+	txn_lost(m, r);
+	acquire_step(m);
+}
+
+static void on_adopt(void *data, const struct etcd_response *r)
+{
+	struct leasemgr *m = data;
+	struct entry *e = lm_map_get(m, &m->trying);
+
+	if (r->err) {
+		acquire_failed(m, "lease keepalive", r);
+		return;
+	}
+	/* Alive and with the wanted TTL: keep it, so a restart writes nothing. */
+	if (e && r->ttl > 0 && r->ttl == m->ttl_s && e->lease == r->lease_id) {
+		m->lease_id = r->lease_id;
+		m->lease_ttl = r->ttl;
+	}
+	acquire_step(m);
+}
+
+static void on_stale_deleted(void *data, const struct etcd_response *r)
+{
+	struct leasemgr *m = data;
+
+	if (r->err) {
+		acquire_failed(m, "removal of a stale lease", r);
+		return;
+	}
+	if (r->succeeded)
+		lm_map_remove(m, &m->trying);
+	else
+		txn_lost(m, r);
+	acquire_step(m);
+}
+
+static int reuse(struct leasemgr *m, struct entry *e)
+{
+	char key[KEY_MAX];
+
+	lease_key_format(m->prefix, &e->subnet, key, sizeof(key));
+	m->trying = e->subnet;
+	if (!e->lease) {
+		/* A reservation: keep it lease-less, refresh our value only. */
+		if (!strcmp(e->value, m->own_value)) {
+			became_held(m, &e->subnet, e->mod_rev, 0, "reserved for this node");
+			return 0;
+		}
+		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, 0,
+			       on_reuse_put, m);
+	}
+	if (e->lease == m->lease_id) {
+		if (!strcmp(e->value, m->own_value)) {
+			became_held(m, &e->subnet, e->mod_rev, e->lease, "reused");
+			return 0;
+		}
+		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, m->lease_id,
+			       on_reuse_put, m);
+	}
+	if (!m->tried_adopt) {
+		m->tried_adopt = true;
+		return kv_call(m, lease_keepalive, e->lease, on_adopt, m);
+	}
+	if (!m->lease_id)
+		return kv_call(m, lease_grant, m->ttl_s, on_granted, m);
+	return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, m->lease_id,
+		       on_reuse_put, m);
+}
+
+int leasemgr_pick_free(const struct netconf *nc, const uint32_t *taken, size_t n_taken, uint64_t r,
+		       struct ip4_net *out)
+{
+	struct ip4_net *t = malloc((n_taken ? n_taken : 1) * sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_taken; i++)
+		t[i] = (struct ip4_net){taken[i], nc->subnet_len};
+	ret = subnet_pick_free(nc, t, n_taken, r, out);
+	free(t);
+	return ret;
+}
+
+/* Any lease overlapping a candidate makes it taken, whatever its length:
+ * leases of an older SubnetLen still hold their addresses. */
+static int pick(struct leasemgr *m, struct ip4_net *out)
+{
+	struct ip4_net *taken;
+	uint64_t r;
+	int ret;
+
+	taken = malloc((m->n_map + 1) * sizeof(*taken));
+	if (!taken)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_map; i++)
+		taken[i] = m->map[i].subnet;
+	if (m->have_prefer && subnet_is_free(&m->nc, taken, m->n_map, &m->prefer)) {
+		*out = m->prefer;
+		ret = 0;
+		goto free_taken;
+	}
+	r = ((uint64_t)rnd32() << 32) | rnd32();
+	ret = subnet_pick_free(&m->nc, taken, m->n_map, r, out);
+free_taken:
+	free(taken);
+	return ret;
+}
+
+static void acquire_step(struct leasemgr *m)
+{
+	char key[KEY_MAX], s[IP4_NET_STRLEN], t[IP4_NET_STRLEN];
+	int ret = 0;
+
+	m->own_state = LM_OWN_ACQUIRING;
+	/* 1. The lease that carries our PublicIP, a live one before a
+	 * reservation: a node keeps the subnet its pods use. */
+	for (size_t i = 0; i < 2 * m->n_map; i++) {
+		struct entry *e = &m->map[i % m->n_map];
+
+		if (!e->plain || !e->decoded || e->attrs.public_ip != m->public_ip ||
+		    (i < m->n_map) != (e->lease != 0))
+			continue;
+		if (netconf_subnet_valid(&m->nc, &e->subnet)) {
+			ret = reuse(m, e);
+			goto out;
+		}
+		/* An operator's reservation is never deleted, only passed over. */
+		if (!e->lease) {
+			if (!m->told_bad_reservation)
+				log_warn("reservation %s for this node lies outside the network "
+					 "config; ignored",
+					 net_str(&e->subnet, s));
+			m->told_bad_reservation = true;
+			continue;
+		}
+		log_info("lease %s carries this node's PublicIP but lies outside the network "
+			 "config; removing it",
+			 net_str(&e->subnet, s));
+		m->trying = e->subnet;
+		lease_key_format(m->prefix, &e->subnet, key, sizeof(key));
+		ret = kv_call(m, txn_delete, e->mod_rev, key, on_stale_deleted, m);
+		goto out;
+	}
+	/* 2. Our own etcd lease to attach the key to. */
+	if (!m->lease_id) {
+		ret = kv_call(m, lease_grant, m->ttl_s, on_granted, m);
+		goto out;
+	}
+	/* 3. The preferred subnet if free, else a random free one. */
+	ret = pick(m, &m->trying);
+	if (ret == -ENOSPC) {
+		struct ip4_net lo = {m->nc.subnet_min, m->nc.subnet_len};
+		struct ip4_net hi = {m->nc.subnet_max, m->nc.subnet_len};
+
+		if (!m->told_exhausted)
+			log_err("no free subnet: all %" PRIu64 " subnets from %s to %s are leased; "
+				"retrying every %d s and whenever a lease is released",
+				netconf_subnet_count(&m->nc), net_str(&lo, s), net_str(&hi, t),
+				EXHAUSTED_RETRY_MS / 1000);
+		m->told_exhausted = true;
+		acquire_retry(m, LM_OWN_EXHAUSTED, EXHAUSTED_RETRY_MS);
+		return;
+	}
+	if (ret < 0)
+		goto out;
+	lease_key_format(m->prefix, &m->trying, key, sizeof(key));
+	ret = kv_call(m, txn_put, KV_CMP_CREATE, 0, key, m->own_value, m->lease_id, on_created, m);
+out:
+	if (ret < 0) {
+		log_err("cannot start the lease acquisition: %s", strerror(-ret));
+		acquire_retry(m, LM_OWN_BACKOFF, 1000);
+	}
+}
+
+void lm_acquire(struct leasemgr *m)
+{
+	if (m->cfg != LM_CONFIG_LOADED || !m->synced || m->own_state == LM_OWN_HELD ||
+	    m->own_state == LM_OWN_ACQUIRING)
+		return;
+	lm_timer_disarm(m, m->t_acquire);
+	acquire_step(m);
+}
+
+void lm_acquire_fire(void *data)
+{
+	lm_acquire(data);
+}
+
+/* The own key changed under us (listing or watch). */
+void lm_check_own(struct leasemgr *m)
+{
+	struct entry *e;
+	char s[IP4_NET_STRLEN], ip[IP4_ADDR_STRLEN];
+
+	if (!lm_held(m))
+		return;
+	e = lm_map_get(m, &m->own);
+	if (!e) {
+		log_warn("the lease key of subnet %s was deleted; re-acquiring (same subnet if "
+			 "still free)",
+			 net_str(&m->own, s));
+		lose_own(m, true);
+		return;
+	}
+	if (!e->decoded || e->attrs.public_ip != m->public_ip) {
+		if (e->decoded)
+			ip4_format_addr(e->attrs.public_ip, ip);
+		else
+			snprintf(ip, sizeof(ip), "?");
+		log_warn("subnet %s now belongs to %s; acquiring another one", net_str(&m->own, s),
+			 ip);
+		lose_own(m, false);
+		return;
+	}
+	m->reservation = e->lease == 0;
+	/* Other keys naming the own subnet. */
+	lm_emit_one(m, &m->own);
+}
