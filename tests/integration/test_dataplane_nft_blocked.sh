@@ -20,6 +20,7 @@ ns1=$(h_node_ns 1)
 # The holder: an interactive nft whose socket owns table ip weft for as
 # long as its input stays open.
 mkfifo "$H_TMP/holder.in"
+# shellcheck disable=SC2016
 h_bg "$ns1" "$H_TMP/holder.log" sh -c 'exec nft -i <"$0"' "$H_TMP/holder.in"
 holder=$H_LAST_PID
 exec 7>"$H_TMP/holder.in"
