@@ -1,159 +1,90 @@
 #include "daemon/dataplane.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <inttypes.h>
-#include <net/if.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include "backend/nft.h"
-#include "backend/vxlan.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/health.h"
 #include "daemon/loop.h"
-#include "subnet/leasemgr.h"
-#include "backend/vxlan_mac.h"
 
 #define RECONCILE_PERIOD_MS   10000
 #define RECONCILE_DEBOUNCE_MS 20
 #define RECONCILE_RETRY_MS    1000
-#define NFT_REFRESH_TICKS     6 /* masquerade table re-applied every minute */
+#define NFT_RETRY_MS	      1000
+#define NFT_REFRESH_TICKS     6 /* table ip weft re-applied every minute */
 #define FLUSH_LOG_MIN	      300
 
 struct dataplane {
 	struct dp_config c;
-	struct health *health;
 	struct vxlan *vx;
 	struct vxlan_conf vc; /* what vx was made with */
-	struct loop_timer *t_flush, *t_reconcile, *t_tick;
+	struct ip4_net network;
+	struct loop_timer *t_flush, *t_reconcile, *t_tick, *t_nft;
 	bool flush_armed, reconcile_armed;
-	bool device_ok, nft_ok, env_written;
-	struct ip4_net network, subnet;
+	bool device_ok, nft_ok;
+	int nft_err;
 	unsigned ticks;
 	uint64_t nft_errors;
 	struct log_ratelimit rl;
 };
 
-/* ------------------------------------------------------------ health */
-
-static bool dp_ready(void *arg, char *why, size_t len)
+static void notify(struct dataplane *dp)
 {
-	struct dataplane *dp = arg;
-	struct leasemgr_status st;
-
-	leasemgr_get_status(dp->c.lm, &st);
-	if (!st.lease_held)
-		snprintf(why, len, "no subnet lease yet");
-	else if (!dp->device_ok || !dp->nft_ok)
-		snprintf(why, len, "data plane not programmed yet");
-	else if (!dp->env_written)
-		snprintf(why, len, "%s not written yet", dp->c.subnet_file);
-	else if (st.peers_stale_ms > LEASEMGR_STALE_MS)
-		snprintf(why, len, "peer view not in sync with etcd for %" PRIu64 " s",
-			 st.peers_stale_ms / 1000);
-	else
-		return true;
-	return false;
+	if (dp->c.changed)
+		dp->c.changed(dp->c.data);
 }
 
-/* Peer leases skipped by the acceptance rules, by rule. */
-static void dp_metrics_rejected(struct metrics_buf *m, const struct leasemgr_status *ls)
+static void set_device_ok(struct dataplane *dp, bool ok)
 {
-	char label[64];
+	if (ok == dp->device_ok)
+		return;
+	dp->device_ok = ok;
+	if (ok)
+		log_info("%s programmed", vxlan_ifname(dp->vx));
+	notify(dp);
+}
 
-	metrics_family(m, "weft_leases_rejected_total", "counter",
-		       "Peer lease values skipped by the acceptance rules, by rule.");
-	for (int v = PEER_ACCEPTED + 1; v < PEER_VERDICTS; v++) {
-		snprintf(label, sizeof(label), "reason=\"%s\"", peer_verdict_name(v));
-		metrics_sample(m, "weft_leases_rejected_total", label,
-			       (double)ls->leases_rejected_total[v]);
+/* ------------------------------------------------------------ nftables */
+
+static void apply_nft(struct dataplane *dp)
+{
+	struct nft_conf nc = {
+		.network = dp->network.addr,
+		.network_len = dp->network.prefix,
+		.subnet = dp->vc.subnet.addr,
+		.subnet_len = dp->vc.subnet.prefix,
+		.fully_random = true,
+	};
+	int ret = dp->c.ip_masq ? nft_apply(&nc) : nft_remove();
+	bool was_ok = dp->nft_ok;
+
+	dp->nft_err = ret;
+	dp->nft_ok = ret == 0;
+	if (ret < 0) {
+		dp->nft_errors++;
+		if (log_ratelimit_ok(&dp->rl))
+			log_err("nftables table ip weft: %s; retrying", strerror(-ret));
+		loop_timer_arm(dp->t_nft, NFT_RETRY_MS, 0);
+	} else if (!was_ok && dp->nft_errors) {
+		log_info("nftables table ip weft %s", dp->c.ip_masq ? "applied" : "removed");
 	}
-	metrics_family(m, "weft_leases_rejected", "gauge", "Peer lease keys skipped now, by rule.");
-	for (int v = PEER_ACCEPTED + 1; v < PEER_VERDICTS; v++) {
-		snprintf(label, sizeof(label), "reason=\"%s\"", peer_verdict_name(v));
-		metrics_sample(m, "weft_leases_rejected", label, (double)ls->leases_rejected[v]);
-	}
+	if (was_ok != dp->nft_ok)
+		notify(dp);
 }
 
-static void dp_metrics(void *arg, struct metrics_buf *m)
+static void on_nft_retry(void *data)
 {
-	struct dataplane *dp = arg;
-	struct leasemgr_status ls;
-	struct vxlan_stats vs = {0};
-	char why[128];
+	struct dataplane *dp = data;
 
-	leasemgr_get_status(dp->c.lm, &ls);
-	if (dp->vx)
-		vxlan_get_stats(dp->vx, &vs);
-	metrics_gauge(m, "weft_ready", "1 when the node is ready for pods.",
-		      dp_ready(dp, why, sizeof(why)));
-	metrics_gauge(m, "weft_lease_held", "1 while the node holds its subnet lease.",
-		      ls.lease_held);
-	metrics_gauge(m, "weft_lease_expiry_timestamp_seconds",
-		      "When the subnet lease expires unless renewed (0: reservation or unknown).",
-		      (double)ls.lease_expiry_ms / 1000.0);
-	metrics_gauge(m, "weft_etcd_watch_revision", "Last etcd revision the peer watch applied.",
-		      (double)ls.watch_revision);
-	metrics_counter(m, "weft_etcd_reconnects_total", "Peer watch restarts after a break.",
-			(double)ls.etcd_reconnects);
-	metrics_counter(m, "weft_etcd_requests_total", "HTTP requests made to etcd.",
-			(double)ls.etcd_requests);
-	metrics_gauge(m, "weft_etcd_peer_view_stale_seconds",
-		      "How long the peer view may have lagged etcd (0: watch up).",
-		      (double)ls.peers_stale_ms / 1000.0);
-	metrics_counter(m, "weft_etcd_relists_total", "Complete listings of the peer leases.",
-			(double)ls.relists);
-	metrics_counter(m, "weft_etcd_list_pages_total", "Pages of peer lease listings.",
-			(double)ls.list_pages);
-	metrics_counter(m, "weft_etcd_list_skipped_total",
-			"Keys skipped while listing: the value alone is over the page limit.",
-			(double)ls.list_skipped);
-	metrics_counter(m, "weft_etcd_list_restarts_total",
-			"Listings restarted because their revision was compacted.",
-			(double)ls.list_restarts);
-	metrics_counter(m, "weft_etcd_watch_oversize_total",
-			"Watch messages over the size limit (each makes a re-list).",
-			(double)ls.watch_oversize);
-	metrics_gauge(m, "weft_peers", "Peer leases in the desired state.", vs.peers);
-	metrics_family(m, "weft_kernel_objects", "gauge",
-		       "Kernel objects programmed for peers, by kind.");
-	metrics_sample(m, "weft_kernel_objects", "kind=\"neigh\"", vs.neighs);
-	metrics_sample(m, "weft_kernel_objects", "kind=\"fdb\"", vs.fdbs);
-	metrics_sample(m, "weft_kernel_objects", "kind=\"route\"", vs.routes);
-	metrics_counter(m, "weft_reconcile_runs_total", "Full kernel comparisons.",
-			(double)vs.reconcile_runs);
-	metrics_counter(m, "weft_reconcile_fixes_total",
-			"Kernel objects a reconcile had to add, replace or remove.",
-			(double)vs.reconcile_fixes);
-	metrics_counter(m, "weft_netlink_errors_total", "Netlink requests that failed.",
-			(double)(vs.netlink_errors + dp->nft_errors));
-	metrics_counter(m, "weft_device_creations_total", "Times the VXLAN device was created.",
-			(double)vs.device_creations);
-	metrics_counter(m, "weft_netlink_event_overflows_total",
-			"Netlink event queue overflows (each forces a reconcile).",
-			(double)vs.event_overflows);
-	metrics_gauge(m, "weft_routes_blocked",
-		      "Peer routes not installed because a route weft does not own is in the way.",
-		      vs.routes_blocked);
-	dp_metrics_rejected(m, &ls);
-}
-
-/* Readiness may have changed: systemd and weftd's glue hear of it. */
-static void check_ready(struct dataplane *dp)
-{
-	if (health_check_ready(dp->health) && dp->c.node_ready)
-		dp->c.node_ready(dp->c.data);
+	if (dp->vx && !dp->nft_ok)
+		apply_nft(dp);
 }
 
 /* ------------------------------------------------------------ backend */
-
 static void arm_reconcile(struct dataplane *dp, uint64_t delay_ms)
 {
 	if (dp->reconcile_armed)
@@ -196,13 +127,8 @@ static void do_reconcile(void *data)
 	vxlan_get_stats(dp->vx, &before);
 	ret = vxlan_reconcile(dp->vx);
 	report_blocked(dp, &before);
-	if (ret == 0 && !dp->device_ok) {
-		dp->device_ok = true;
-		log_info("%s programmed", vxlan_ifname(dp->vx));
-		if (dp->c.device_ready)
-			dp->c.device_ready(dp->c.data);
-		check_ready(dp);
-	}
+	if (ret == 0)
+		set_device_ok(dp, true);
 	if (ret < 0) {
 		if (log_ratelimit_ok(&dp->rl))
 			log_err("reconciling %s: %s; retrying", vxlan_ifname(dp->vx),
@@ -255,64 +181,15 @@ static void on_netlink_events(void *data, int fd, uint32_t events)
 		arm_reconcile(dp, RECONCILE_DEBOUNCE_MS);
 }
 
-static int apply_nft(struct dataplane *dp)
-{
-	struct nft_conf nc = {
-		.network = dp->network.addr,
-		.network_len = dp->network.prefix,
-		.subnet = dp->subnet.addr,
-		.subnet_len = dp->subnet.prefix,
-		.fully_random = true,
-	};
-	int ret = dp->c.ip_masq ? nft_apply(&nc) : nft_remove();
-
-	if (ret < 0)
-		dp->nft_errors++;
-	dp->nft_ok = ret == 0;
-	return ret;
-}
-
 static void on_tick(void *data)
 {
 	struct dataplane *dp = data;
-	int ret;
 
-	check_ready(dp);
 	if (!dp->vx)
 		return;
 	arm_reconcile(dp, 0);
-	if (++dp->ticks % NFT_REFRESH_TICKS == 0 || !dp->nft_ok) {
-		ret = apply_nft(dp);
-		if (ret < 0 && log_ratelimit_ok(&dp->rl))
-			log_err("nftables table ip weft: %s", strerror(-ret));
-		check_ready(dp);
-	}
-}
-
-/* The on-link underlay network, for DirectRouting. */
-static struct ip4_net underlay_net(const struct dataplane *dp)
-{
-	struct ip4_net n = {0, 0};
-	struct ifaddrs *ifa, *i;
-
-	if (getifaddrs(&ifa) < 0)
-		return n;
-	for (i = ifa; i; i = i->ifa_next) {
-		uint32_t a, mask;
-
-		if (!i->ifa_addr || !i->ifa_netmask || i->ifa_addr->sa_family != AF_INET ||
-		    strcmp(i->ifa_name, dp->c.iface))
-			continue;
-		a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
-		mask = ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
-		if (a != dp->c.public_ip)
-			continue;
-		n.prefix = (uint8_t)__builtin_popcount(mask);
-		n.addr = a & mask;
-		break;
-	}
-	freeifaddrs(ifa);
-	return n;
+	if (++dp->ticks % NFT_REFRESH_TICKS == 0)
+		apply_nft(dp);
 }
 
 static bool conf_equal(const struct vxlan_conf *a, const struct vxlan_conf *b)
@@ -323,111 +200,69 @@ static bool conf_equal(const struct vxlan_conf *a, const struct vxlan_conf *b)
 	       !memcmp(a->mac, b->mac, 6) && a->direct_routing == b->direct_routing;
 }
 
-static void refeed_peers(struct dataplane *dp)
+static void drop_backend(struct dataplane *dp)
 {
-	const struct leasemgr_peer *peers;
-	struct leasemgr_status st;
-	size_t n = leasemgr_peers(dp->c.lm, &peers);
-
-	for (size_t i = 0; i < n; i++)
-		dp_peer_set(dp, &peers[i].subnet, &peers[i].attrs);
-	leasemgr_get_status(dp->c.lm, &st);
-	if (st.peers_synced)
-		dp_peers_synced(dp);
-}
-
-int dp_lease(struct dataplane *dp, const struct netconf *nc, const struct ip4_net *subnet,
-	     const struct lease_attrs *own)
-{
-	struct vxlan_conf vc;
-	int ret, nret;
-
-	memset(&vc, 0, sizeof(vc));
-	vc.vni = nc->vni;
-	vc.port = nc->port;
-	vc.public_ip = dp->c.public_ip;
-	vc.underlay_ifindex = (int)if_nametoindex(dp->c.iface);
-	vc.mtu = (nc->mtu ? nc->mtu : dp->c.underlay_mtu) - VXLAN_OVERHEAD;
-	vc.subnet = *subnet;
-	vc.direct_routing = nc->direct_routing;
-
-	if (own && own->has_vtep_mac) {
-		memcpy(vc.mac, own->vtep_mac, 6);
-	} else {
-		ret = vxlan_vtep_mac(dp->c.public_ip, nc->vni, vc.mac);
-		if (ret < 0)
-			return ret;
-	}
-	if (vc.direct_routing)
-		vc.underlay = underlay_net(dp);
-	dp->network = nc->network;
-	dp->subnet = *subnet;
-	/* The same lease again (after a re-acquire): keep the peer state. */
-	if (dp->vx && conf_equal(&vc, &dp->vc)) {
-		ret = vxlan_ensure_device(dp->vx);
-		dp->device_ok = !ret;
-		if (ret)
-			arm_reconcile(dp, RECONCILE_RETRY_MS);
-		return apply_nft(dp) ?: ret;
-	}
-	/* Another subnet: start over. The device is adopted and fixed, and the
-	 * peers the lease manager knows are handed over again. */
-	if (dp->vx) {
-		loop_del_fd(dp->c.loop, vxlan_event_fd(dp->vx));
-		vxlan_free(dp->vx);
-		dp->vx = NULL;
-	}
-	dp->device_ok = false;
-	dp->vc = vc;
-	ret = vxlan_new(&vc, &dp->vx);
-	if (ret < 0)
-		return ret;
-	ret = loop_add_fd(dp->c.loop, vxlan_event_fd(dp->vx), EPOLLIN, on_netlink_events, dp);
-	if (ret < 0)
-		goto err_free;
-	/* From here on failures are retried: reconcile recreates the device
-	 * and applies the peers, the tick re-applies the table. */
-	ret = vxlan_ensure_device(dp->vx);
-	dp->device_ok = !ret;
-	if (ret)
-		arm_reconcile(dp, RECONCILE_RETRY_MS);
-	refeed_peers(dp);
-	nret = apply_nft(dp);
-	if (nret < 0 && !ret)
-		ret = nret;
-	if (!ret)
-		log_info("%s ready (MTU %u)%s", vxlan_ifname(dp->vx), vc.mtu,
-			 dp->c.ip_masq ? ", masquerade on" : "");
-	return ret;
-
-err_free:
+	if (!dp->vx)
+		return;
+	loop_del_fd(dp->c.loop, vxlan_event_fd(dp->vx));
 	vxlan_free(dp->vx);
 	dp->vx = NULL;
-	return ret;
 }
 
-void dp_peer_set(struct dataplane *dp, const struct ip4_net *subnet,
-		 const struct lease_attrs *attrs)
+/* The device now; failures are retried by the reconcile. */
+static void ensure_device(struct dataplane *dp)
 {
-	struct vxlan_peer p = {.subnet = *subnet, .public_ip = attrs->public_ip};
-	char s[IP4_NET_STRLEN];
+	int ret = vxlan_ensure_device(dp->vx);
+
+	if (ret < 0) {
+		if (log_ratelimit_ok(&dp->rl))
+			log_err("setting up %s: %s; retrying", vxlan_ifname(dp->vx),
+				strerror(-ret));
+		arm_reconcile(dp, RECONCILE_RETRY_MS);
+	}
+	set_device_ok(dp, ret == 0);
+}
+
+int dp_lease(struct dataplane *dp, const struct vxlan_conf *vc, const struct ip4_net *network)
+{
+	bool fresh = !dp->vx || !conf_equal(vc, &dp->vc);
+	int ret;
+
+	dp->network = *network;
+	/* Another subnet or device: start over. The device is adopted and
+	 * fixed; the caller hands the peers over again. */
+	if (fresh) {
+		drop_backend(dp);
+		set_device_ok(dp, false);
+		dp->vc = *vc;
+		ret = vxlan_new(vc, &dp->vx);
+		if (ret < 0)
+			return ret;
+		ret = loop_add_fd(dp->c.loop, vxlan_event_fd(dp->vx), EPOLLIN, on_netlink_events,
+				  dp);
+		if (ret < 0) {
+			drop_backend(dp);
+			return ret;
+		}
+	}
+	ensure_device(dp);
+	apply_nft(dp);
+	if (dp->device_ok && dp->nft_ok && fresh)
+		log_info("%s ready (MTU %u)%s", vxlan_ifname(dp->vx), vc->mtu,
+			 dp->c.ip_masq ? ", masquerade on" : "");
+	return fresh;
+}
+
+int dp_peer_set(struct dataplane *dp, const struct vxlan_peer *p)
+{
 	int ret;
 
 	if (!dp->vx)
-		return;
-	if (!attrs->has_vtep_mac) {
-		/* Without a VTEP MAC nothing can reach the peer: treat as gone. */
-		dp_peer_del(dp, subnet);
-		return;
-	}
-	memcpy(p.vtep_mac, attrs->vtep_mac, 6);
-	ret = vxlan_peer_set(dp->vx, &p);
-	if (ret < 0) {
-		ip4_format_net(subnet, s);
-		log_warn("peer %s ignored: %s", s, strerror(-ret));
-		return;
-	}
-	arm_flush(dp);
+		return 0;
+	ret = vxlan_peer_set(dp->vx, p);
+	if (ret == 0)
+		arm_flush(dp);
+	return ret;
 }
 
 void dp_peer_del(struct dataplane *dp, const struct ip4_net *subnet)
@@ -447,22 +282,21 @@ void dp_peers_synced(struct dataplane *dp)
 	arm_reconcile(dp, RECONCILE_DEBOUNCE_MS);
 }
 
-bool dp_device_ready(const struct dataplane *dp)
+void dp_get_stats(const struct dataplane *dp, struct dp_stats *out)
 {
-	return dp->vx && dp->device_ok;
-}
-
-void dp_subnet_env_written(struct dataplane *dp)
-{
-	dp->env_written = true;
-	check_ready(dp);
+	memset(out, 0, sizeof(*out));
+	out->device_ok = dp->vx && dp->device_ok;
+	out->nft_ok = dp->nft_ok;
+	out->nft_err = dp->nft_err;
+	out->nft_errors = dp->nft_errors;
+	if (dp->vx)
+		vxlan_get_stats(dp->vx, &out->vx);
 }
 
 /* ------------------------------------------------------------ lifecycle */
 
 int dp_new(const struct dp_config *c, struct dataplane **out)
 {
-	struct health_ops ops = {.ready = dp_ready, .metrics = dp_metrics};
 	struct dataplane *dp;
 	int ret;
 
@@ -471,44 +305,31 @@ int dp_new(const struct dp_config *c, struct dataplane **out)
 		return -ENOMEM;
 	dp->c = *c;
 	dp->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 5);
-	ops.arg = dp;
 	ret = loop_add_timer(c->loop, do_flush, dp, &dp->t_flush);
 	if (!ret)
 		ret = loop_add_timer(c->loop, do_reconcile, dp, &dp->t_reconcile);
 	if (!ret)
 		ret = loop_add_timer(c->loop, on_tick, dp, &dp->t_tick);
-	if (ret < 0)
-		goto err;
-	ret = health_start(c->health_addr, &ops, &dp->health);
+	if (!ret)
+		ret = loop_add_timer(c->loop, on_nft_retry, dp, &dp->t_nft);
+	if (!ret)
+		ret = loop_timer_arm(dp->t_tick, RECONCILE_PERIOD_MS, RECONCILE_PERIOD_MS);
 	if (ret < 0) {
-		log_err("--health-addr %s: %s", c->health_addr, strerror(-ret));
-		goto err;
+		dp_free(dp);
+		return ret;
 	}
-	ret = health_attach(dp->health, c->loop);
-	if (ret < 0)
-		goto err;
-	ret = loop_timer_arm(dp->t_tick, RECONCILE_PERIOD_MS, RECONCILE_PERIOD_MS);
-	if (ret < 0)
-		goto err;
 	*out = dp;
 	return 0;
-
-err:
-	dp_free(dp);
-	return ret;
 }
 
 void dp_free(struct dataplane *dp)
 {
 	if (!dp)
 		return;
-	if (dp->vx) {
-		loop_del_fd(dp->c.loop, vxlan_event_fd(dp->vx));
-		vxlan_free(dp->vx);
-	}
-	health_stop(dp->health);
+	drop_backend(dp);
 	loop_timer_free(dp->t_flush);
 	loop_timer_free(dp->t_reconcile);
 	loop_timer_free(dp->t_tick);
+	loop_timer_free(dp->t_nft);
 	free(dp);
 }

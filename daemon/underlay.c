@@ -1,0 +1,161 @@
+#include "daemon/underlay.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+/* The interface of the IPv4 default route, from this netns' /proc/net/route. */
+static int default_route_iface(char name[IF_NAMESIZE])
+{
+	char line[512], ifn[64];
+	unsigned dest, gw, flags, mask;
+	int ret = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/net/route", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %x %x %x %*d %*d %*d %x", ifn, &dest, &gw, &flags, &mask) !=
+		    5)
+			continue;
+		if (dest == 0 && mask == 0 && (flags & 1 /* RTF_UP */)) {
+			ret = str_copy(name, IF_NAMESIZE, ifn);
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static uint32_t sa_addr(const struct sockaddr *sa)
+{
+	return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+}
+
+/* The first IPv4 entry on name (any name when NULL) holding addr (any
+ * address when NULL). */
+static const struct ifaddrs *find_v4(const struct ifaddrs *ifa, const char *name,
+				     const uint32_t *addr)
+{
+	for (const struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		if (name && strcmp(name, i->ifa_name))
+			continue;
+		if (addr && sa_addr(i->ifa_addr) != *addr)
+			continue;
+		return i;
+	}
+	return NULL;
+}
+
+static int iface_mtu(const char *name, unsigned *mtu)
+{
+	struct ifreq ifr = {0};
+	int fd, ret = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
+		ret = -errno;
+	else
+		*mtu = (unsigned)ifr.ifr_mtu;
+	close(fd);
+	return ret;
+}
+
+/* The interface name and address from the options (see underlay.h). */
+static int pick(const struct ifaddrs *ifa, const char *iface, const char *public_ip,
+		struct underlay *u, char *err, size_t errlen)
+{
+	const struct ifaddrs *e;
+	uint32_t addr;
+
+	if (iface && ip4_parse_addr(iface, &addr) == 0) {
+		e = find_v4(ifa, NULL, &addr);
+		if (!e) {
+			snprintf(err, errlen, "--iface %s: no interface has this address", iface);
+			return -ENODEV;
+		}
+	} else if (iface) {
+		e = find_v4(ifa, iface, NULL);
+		if (!e) {
+			snprintf(err, errlen, "--iface %s: no such interface with an IPv4 address",
+				 iface);
+			return -ENODEV;
+		}
+	} else if (public_ip) {
+		ip4_parse_addr(public_ip, &addr);
+		/* The interface holding the address, if any, else the default route's. */
+		e = find_v4(ifa, NULL, &addr);
+		if (!e && default_route_iface(u->iface) < 0) {
+			snprintf(err, errlen,
+				 "--public-ip %s is on no interface and there is no default "
+				 "route; use --iface",
+				 public_ip);
+			return -ENODEV;
+		}
+	} else {
+		e = default_route_iface(u->iface) < 0 ? NULL : find_v4(ifa, u->iface, NULL);
+		if (!e) {
+			snprintf(err, errlen,
+				 "cannot find the underlay: no IPv4 default route (or its "
+				 "interface has no address); use --iface or --public-ip");
+			return -ENODEV;
+		}
+	}
+	if (e) {
+		str_copy(u->iface, sizeof(u->iface), e->ifa_name);
+		u->public_ip = sa_addr(e->ifa_addr);
+	}
+	if (public_ip)
+		ip4_parse_addr(public_ip, &u->public_ip);
+	return 0;
+}
+
+int underlay_detect(const char *iface, const char *public_ip, struct underlay *out, char *err,
+		    size_t errlen)
+{
+	struct underlay u = {0};
+	const struct ifaddrs *e;
+	struct ifaddrs *ifa;
+	int ret;
+
+	if (getifaddrs(&ifa) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot list the interfaces: %s", strerror(-ret));
+		return ret;
+	}
+	ret = pick(ifa, iface, public_ip, &u, err, errlen);
+	if (ret < 0)
+		goto out;
+	e = find_v4(ifa, u.iface, &u.public_ip);
+	if (e && e->ifa_netmask) {
+		uint32_t mask = sa_addr(e->ifa_netmask);
+
+		u.net.prefix = (uint8_t)__builtin_popcount(mask);
+		u.net.addr = u.public_ip & mask;
+	}
+	u.ifindex = (int)if_nametoindex(u.iface);
+	ret = iface_mtu(u.iface, &u.mtu);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot read the MTU of %s: %s", u.iface, strerror(-ret));
+		goto out;
+	}
+	*out = u;
+out:
+	freeifaddrs(ifa);
+	return ret;
+}
