@@ -32,6 +32,7 @@ static int setup(void **state)
 	p.s->portid = mnl_socket_get_portid(p.s->mnl);
 	p.s->seq = 100;
 	p.s->strict = true;
+	p.s->dst = mnl_socket_get_portid(p.peer);
 	p.s->errmsg[0] = '\0';
 	*state = &p;
 	return 0;
