@@ -264,10 +264,15 @@ static int apply_nft(struct dataplane *dp)
 		.subnet_len = dp->subnet.prefix,
 		.fully_random = true,
 	};
-	int ret = dp->c.ip_masq ? nft_apply(&nc) : nft_remove();
+	struct nft_err e;
+	int ret = dp->c.ip_masq ? nft_apply(&nc, &e) : nft_remove(&e);
 
-	if (ret < 0)
+	if (ret < 0) {
 		dp->nft_errors++;
+		if (log_ratelimit_ok(&dp->rl))
+			log_err("nftables table ip weft: %s: %s%s%s", e.what, strerror(-ret),
+				e.msg[0] ? ": " : "", e.msg);
+	}
 	dp->nft_ok = ret == 0;
 	return ret;
 }
@@ -275,16 +280,13 @@ static int apply_nft(struct dataplane *dp)
 static void on_tick(void *data)
 {
 	struct dataplane *dp = data;
-	int ret;
 
 	check_ready(dp);
 	if (!dp->vx)
 		return;
 	arm_reconcile(dp, 0);
 	if (++dp->ticks % NFT_REFRESH_TICKS == 0 || !dp->nft_ok) {
-		ret = apply_nft(dp);
-		if (ret < 0 && log_ratelimit_ok(&dp->rl))
-			log_err("nftables table ip weft: %s", strerror(-ret));
+		apply_nft(dp);
 		check_ready(dp);
 	}
 }

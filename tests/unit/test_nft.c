@@ -294,7 +294,7 @@ static void test_invalid_conf(void **state)
 	c = conf;
 	c.subnet = 0x0af50300; /* outside the network */
 	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
-	assert_int_equal(nft_apply(&c), -EINVAL);
+	assert_int_equal(nft_apply(&c, NULL), -EINVAL);
 	c = conf;
 	c.network = 0x0af40001; /* host bits set */
 	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
@@ -307,7 +307,7 @@ static void test_invalid_conf(void **state)
 	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
 	assert_int_equal(nft_build_replace(&conf, 1, buf, 4096, &len), -EMSGSIZE);
 	assert_int_equal(nft_build_delete(1, buf, 100, &len), -EMSGSIZE);
-	assert_int_equal(nft_send(buf, 0), -EINVAL);
+	assert_int_equal(nft_send(buf, 0, NULL), -EINVAL);
 	free(buf);
 }
 
@@ -367,20 +367,20 @@ static void test_kernel_apply(void **state)
 
 	/* A foreign table must survive everything weft does. */
 	assert_int_equal(system("nft add table ip other && nft add chain ip other c"), 0);
-	assert_int_equal(nft_apply(&conf), 0);
+	assert_int_equal(nft_apply(&conf, NULL), 0);
 	out = run("nft list table ip weft 2>&1");
 	assert_string_equal(out, golden);
 	free(out);
 
 	/* Applying again replaces, never duplicates. */
-	assert_int_equal(nft_apply(&conf), 0);
+	assert_int_equal(nft_apply(&conf, NULL), 0);
 	out = run("nft list table ip weft 2>&1");
 	assert_string_equal(out, golden);
 	free(out);
 
 	/* A new subnet replaces the old rules in the same transaction. */
 	c.subnet = 0x0af40700;
-	assert_int_equal(nft_apply(&c), 0);
+	assert_int_equal(nft_apply(&c, NULL), 0);
 	out = run("nft list table ip weft 2>&1");
 	assert_null(strstr(out, "10.244.3.0/24"));
 	assert_non_null(strstr(out, "ip saddr 10.244.7.0/24 ip daddr 10.244.0.0/16 return"));
@@ -389,12 +389,12 @@ static void test_kernel_apply(void **state)
 	assert_string_equal(out, "2\n");
 	free(out);
 
-	assert_int_equal(nft_remove(), 0);
+	assert_int_equal(nft_remove(NULL), 0);
 	out = run("nft list tables");
 	assert_string_equal(out, "table ip other\n");
 	free(out);
 	/* Removing what is not there is fine. */
-	assert_int_equal(nft_remove(), 0);
+	assert_int_equal(nft_remove(NULL), 0);
 	assert_int_equal(system("nft delete table ip other"), 0);
 }
 
@@ -407,7 +407,7 @@ static void test_kernel_rejects(void **state)
 	struct nlmsghdr *nlh;
 	char *out;
 
-	assert_int_equal(nft_apply(&conf), 0);
+	assert_int_equal(nft_apply(&conf, NULL), 0);
 	/* Rule for a chain that does not exist, after a table delete: the
 	 * whole transaction must be rolled back. */
 	b = mnl_nlmsg_batch_start(buf, BUFSZ / 2);
@@ -434,12 +434,12 @@ static void test_kernel_rejects(void **state)
 	mnl_nlmsg_batch_next(b);
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), 4);
 	mnl_nlmsg_batch_next(b);
-	assert_int_equal(nft_send(mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)), -ENOENT);
+	assert_int_equal(nft_send(mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b), NULL), -ENOENT);
 	mnl_nlmsg_batch_stop(b);
 	out = run("nft list table ip weft 2>&1");
 	assert_string_equal(out, golden);
 	free(out);
-	assert_int_equal(nft_remove(), 0);
+	assert_int_equal(nft_remove(NULL), 0);
 	free(buf);
 }
 
