@@ -424,7 +424,7 @@ int nft_build_delete(uint32_t seq, void *buf, size_t size, size_t *len)
 static void describe(const void *batch, size_t len, unsigned idx, char *out, size_t size)
 {
 	const struct nlmsghdr *nlh = batch;
-	char chain[64] = "";
+	char name[64] = "";
 	unsigned nrule = 0;
 	int left = (int)len;
 
@@ -441,18 +441,26 @@ static void describe(const void *batch, size_t len, unsigned idx, char *out, siz
 	}
 	switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
 	case NFT_MSG_NEWTABLE:
-	case NFT_MSG_DELTABLE:
-		snprintf(out, size, "table ip %s", NFT_WEFT_TABLE);
+	case NFT_MSG_DELTABLE: {
+		struct nftnl_table *t = nftnl_table_alloc();
+
+		if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+		    nftnl_table_is_set(t, NFTNL_TABLE_NAME))
+			snprintf(name, sizeof(name), "%s",
+				 nftnl_table_get_str(t, NFTNL_TABLE_NAME));
+		nftnl_table_free(t);
+		snprintf(out, size, "table %s", name);
 		break;
+	}
 	case NFT_MSG_NEWCHAIN: {
 		struct nftnl_chain *c = nftnl_chain_alloc();
 
 		if (c && nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
 		    nftnl_chain_is_set(c, NFTNL_CHAIN_NAME))
-			snprintf(chain, sizeof(chain), "%s",
+			snprintf(name, sizeof(name), "%s",
 				 nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
 		nftnl_chain_free(c);
-		snprintf(out, size, "chain %s", chain);
+		snprintf(out, size, "chain %s", name);
 		break;
 	}
 	case NFT_MSG_NEWRULE: {
@@ -460,10 +468,9 @@ static void describe(const void *batch, size_t len, unsigned idx, char *out, siz
 
 		if (r && nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
 		    nftnl_rule_is_set(r, NFTNL_RULE_CHAIN))
-			snprintf(chain, sizeof(chain), "%s",
-				 nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+			snprintf(name, sizeof(name), "%s", nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
 		nftnl_rule_free(r);
-		snprintf(out, size, "rule %u of chain %s", nrule + 1, chain);
+		snprintf(out, size, "rule %u of chain %s", nrule + 1, name);
 		break;
 	}
 	default:
