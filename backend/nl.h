@@ -74,8 +74,9 @@ int nl_request(struct nl_sock *s, struct nlmsghdr *nlh);
  * to cb. A GET by name or index answers with one message. */
 int nl_request_reply(struct nl_sock *s, struct nlmsghdr *nlh, nl_msg_cb cb, void *data);
 /* Sends nlh as a dump (NLM_F_DUMP is added) and feeds every message to cb.
- * A dump the kernel flags as inconsistent is sent again after reset(rdata)
- * (reset may be NULL); -EBUSY when NL_DUMP_TRIES dumps in a row were. */
+ * A dump the kernel flags as inconsistent is sent again (nlh as it is, so
+ * cb must not reuse this socket) after reset(rdata) (reset may be NULL);
+ * -EBUSY when NL_DUMP_TRIES dumps in a row were. */
 int nl_dump(struct nl_sock *s, struct nlmsghdr *nlh, nl_msg_cb cb, void *data, nl_reset_cb reset,
 	    void *rdata);
 
