@@ -1,13 +1,15 @@
+/* The ip weft table: the transaction is built with libnftnl into a flat
+ * buffer (what the wire tests read back), then sent message by message
+ * through the netlink layer's batch, which reports the failing message's
+ * errno and extack text. */
 #include "backend/nft.h"
 #include "backend/nl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -19,6 +21,8 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+
+#include "common/ip4.h"
 
 /* Offsets of the IPv4 source and destination address in the header. */
 #define IP4_SADDR_OFF 12
@@ -33,23 +37,16 @@
 #define NFT_BATCH_LIMIT 16384
 #define NFT_BATCH_MIN	8192
 
-static uint32_t prefix_mask(uint8_t len)
-{
-	return len ? ~0u << (32 - len) : 0;
-}
-
-static bool cidr_valid(uint32_t addr, uint8_t len)
-{
-	return len <= 32 && !(addr & ~prefix_mask(len));
-}
-
 static bool conf_valid(const struct nft_conf *c)
 {
-	if (!cidr_valid(c->network, c->network_len) || !cidr_valid(c->subnet, c->subnet_len))
+	const struct ip4_net net = {c->network, c->network_len};
+	const struct ip4_net sub = {c->subnet, c->subnet_len};
+
+	if (net.prefix > 32 || sub.prefix > 32 || !ip4_net_is_canonical(&net) ||
+	    !ip4_net_is_canonical(&sub))
 		return false;
 	/* The pod subnet must lie inside the overlay network. */
-	return c->subnet_len >= c->network_len &&
-	       (c->subnet & prefix_mask(c->network_len)) == c->network;
+	return ip4_net_contains_net(&net, &sub);
 }
 
 static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -106,7 +103,7 @@ static int match_prefix(struct nftnl_rule *r, uint32_t off, uint32_t addr, uint8
 	ret = add_expr(r, e);
 	if (ret)
 		return ret;
-	return cmp_masked(r, htonl(prefix_mask(len)), htonl(addr), neq);
+	return cmp_masked(r, htonl(ip4_mask(len)), htonl(addr), neq);
 }
 
 /* meta mark & 0x4000 == 0x4000: kube-proxy marks what it wants to masquerade
@@ -422,126 +419,192 @@ int nft_build_delete(uint32_t seq, void *buf, size_t size, size_t *len)
 	return build(NULL, seq, buf, size, len);
 }
 
-/* Counts the messages that ask for an ack and the range of their seqs. */
-static int batch_scan(const void *batch, size_t len, uint32_t *first, uint32_t *last,
-		      unsigned *acks)
+/* Names message idx of the transaction for an error: the kind of
+ * message and, for chains and rules, which one. */
+static void describe(const void *batch, size_t len, unsigned idx, char *out, size_t size)
+{
+	const struct nlmsghdr *nlh = batch;
+	char name[64] = "";
+	unsigned nrule = 0;
+	int left = (int)len;
+
+	for (unsigned i = 0; i < idx && nl_msg_ok(nlh, left); i++) {
+		if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWCHAIN)
+			nrule = 0;
+		else if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWRULE)
+			nrule++;
+		nlh = mnl_nlmsg_next(nlh, &left);
+	}
+	if (!nl_msg_ok(nlh, left) || nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN) {
+		snprintf(out, size, "transaction");
+		return;
+	}
+	switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+	case NFT_MSG_NEWTABLE:
+	case NFT_MSG_DELTABLE: {
+		struct nftnl_table *t = nftnl_table_alloc();
+
+		if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+		    nftnl_table_is_set(t, NFTNL_TABLE_NAME))
+			snprintf(name, sizeof(name), "%s",
+				 nftnl_table_get_str(t, NFTNL_TABLE_NAME));
+		nftnl_table_free(t);
+		snprintf(out, size, "table %s", name);
+		break;
+	}
+	case NFT_MSG_NEWCHAIN: {
+		struct nftnl_chain *c = nftnl_chain_alloc();
+
+		if (c && nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
+		    nftnl_chain_is_set(c, NFTNL_CHAIN_NAME))
+			snprintf(name, sizeof(name), "%s",
+				 nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+		nftnl_chain_free(c);
+		snprintf(out, size, "chain %s", name);
+		break;
+	}
+	case NFT_MSG_NEWRULE: {
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		if (r && nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
+		    nftnl_rule_is_set(r, NFTNL_RULE_CHAIN))
+			snprintf(name, sizeof(name), "%s", nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+		nftnl_rule_free(r);
+		snprintf(out, size, "rule %u of chain %s", nrule + 1, name);
+		break;
+	}
+	default:
+		snprintf(out, size, "message %u", idx);
+	}
+}
+
+/* Fills *e unless it holds a failure already. */
+static void err_set(struct nft_err *e, int err, const char *what)
+{
+	if (!e || e->err)
+		return;
+	e->err = err;
+	snprintf(e->what, sizeof(e->what), "%s", what);
+}
+
+struct send_ctx {
+	const void *batch;
+	size_t len;
+	struct nft_err *e;
+};
+
+/* The first failure is the one worth reporting: later messages of an
+ * aborted transaction often fail only because of it. */
+static void on_err(unsigned idx, int err, const char *msg, void *data)
+{
+	struct send_ctx *c = data;
+
+	if (!c->e || c->e->err)
+		return;
+	c->e->err = err;
+	snprintf(c->e->msg, sizeof(c->e->msg), "%s", msg);
+	describe(c->batch, c->len, idx, c->e->what, sizeof(c->e->what));
+}
+
+/* Whole messages only, each fitting a batch slot, begin and end at least. */
+static bool batch_valid(const void *batch, size_t len)
+{
+	const struct nlmsghdr *nlh = batch;
+	int left = (int)len;
+	unsigned n = 0;
+
+	if (len > NFT_BATCH_LIMIT * 2)
+		return false;
+	for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left), n++)
+		if (nlh->nlmsg_len > NL_MSG_MAX)
+			return false;
+	return left == 0 && n >= 2;
+}
+
+/* Copies each message of the transaction into the batch. */
+static int fill(struct nl_batch *b, const void *batch, size_t len)
 {
 	const struct nlmsghdr *nlh = batch;
 	int left = (int)len;
 
-	*acks = 0;
-	*first = UINT32_MAX;
-	*last = 0;
-	while (nl_msg_ok(nlh, left)) {
-		if (nlh->nlmsg_flags & NLM_F_ACK)
-			(*acks)++;
-		if (nlh->nlmsg_seq < *first)
-			*first = nlh->nlmsg_seq;
-		if (nlh->nlmsg_seq > *last)
-			*last = nlh->nlmsg_seq;
-		nlh = mnl_nlmsg_next(nlh, &left);
+	for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		uint32_t seq;
+		void *room = nl_batch_raw(b, &seq);
+
+		if (!room)
+			return -EMSGSIZE;
+		memcpy(room, nlh, nlh->nlmsg_len);
 	}
-	return left == 0 && *acks ? 0 : -EINVAL;
+	return 0;
 }
 
-int nft_send(const void *batch, size_t len)
+int nft_send(const void *batch, size_t len, struct nft_err *e)
 {
-	char *rx = NULL;
-	struct mnl_socket *nl;
-	uint32_t first, last, portid;
-	unsigned expected, acked = 0;
-	int one = 1, err = 0, ret;
+	struct send_ctx c = {batch, len, e};
+	struct nl_batch *b = NULL;
+	struct nl_sock *s = NULL;
+	int ret;
 
-	ret = batch_scan(batch, len, &first, &last, &expected);
+	if (e)
+		memset(e, 0, sizeof(*e));
+	if (!batch_valid(batch, len)) {
+		err_set(e, -EINVAL, "transaction");
+		return -EINVAL;
+	}
+	ret = nl_open_bus(NETLINK_NETFILTER, &s);
+	if (!ret)
+		ret = nl_batch_new_tx(s, on_err, &c, &b);
+	if (!ret) {
+		ret = fill(b, batch, len);
+		if (ret)
+			nl_batch_cancel(b);
+		else
+			ret = nl_batch_commit(b);
+	}
 	if (ret)
-		return ret;
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto close_sock;
-	}
-	/* Acks without a copy of the request keep the replies small. */
-	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	portid = mnl_socket_get_portid(nl);
-	rx = malloc(MNL_SOCKET_BUFFER_SIZE);
-	if (!rx) {
-		ret = -ENOMEM;
-		goto close_sock;
-	}
-	if (mnl_socket_sendto(nl, batch, len) < 0) {
-		ret = -errno;
-		goto free_rx;
-	}
-	/* The kernel runs the whole transaction inside sendto(): every ack is
-	 * queued by now, so read without blocking until the queue is empty. */
-	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(nl), rx, MNL_SOCKET_BUFFER_SIZE, MSG_DONTWAIT);
-		const struct nlmsghdr *nlh = (const void *)rx;
-		int left;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				ret = -errno;
-			break;
-		}
-		left = (int)n;
-		for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			const struct nlmsgerr *e;
-
-			if (!mnl_nlmsg_portid_ok(nlh, portid) || nlh->nlmsg_seq < first ||
-			    nlh->nlmsg_seq > last || nlh->nlmsg_type != NLMSG_ERROR)
-				continue;
-			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			acked++;
-			if (e->error && !err)
-				err = e->error;
-		}
-	}
-	if (!ret && err)
-		ret = err;
-	else if (!ret && acked < expected)
-		ret = -EPROTO;
-free_rx:
-	free(rx);
-close_sock:
-	mnl_socket_close(nl);
+		err_set(e, ret, "transaction");
+	nl_batch_free(b);
+	nl_close(s);
 	return ret;
 }
 
-static int build_and_send(const struct nft_conf *conf)
+static int build_and_send(const struct nft_conf *conf, struct nft_err *e)
 {
 	size_t size = 2 * NFT_BATCH_LIMIT, len;
 	void *buf = malloc(size);
 	int ret;
 
-	if (!buf)
+	if (!buf) {
+		err_set(e, -ENOMEM, "building the transaction");
 		return -ENOMEM;
-	/* Seqs only need to be unique per socket; time keeps them readable
-	 * in a netlink trace. */
+	}
+	/* The batch renumbers: seqs are the socket's own. */
 	if (conf)
-		ret = nft_build_replace(conf, (uint32_t)time(NULL), buf, size, &len);
+		ret = nft_build_replace(conf, 0, buf, size, &len);
 	else
-		ret = nft_build_delete((uint32_t)time(NULL), buf, size, &len);
-	if (!ret)
-		ret = nft_send(buf, len);
+		ret = nft_build_delete(0, buf, size, &len);
+	if (ret)
+		err_set(e, ret, "building the transaction");
+	else
+		ret = nft_send(buf, len, e);
 	free(buf);
 	return ret;
 }
 
-int nft_apply(const struct nft_conf *conf)
+int nft_apply(const struct nft_conf *conf, struct nft_err *e)
 {
-	if (!conf_valid(conf))
+	if (e)
+		memset(e, 0, sizeof(*e));
+	if (!conf_valid(conf)) {
+		err_set(e, -EINVAL, "configuration");
 		return -EINVAL;
-	return build_and_send(conf);
+	}
+	return build_and_send(conf, e);
 }
 
-int nft_remove(void)
+int nft_remove(struct nft_err *e)
 {
-	return build_and_send(NULL);
+	if (e)
+		memset(e, 0, sizeof(*e));
+	return build_and_send(NULL, e);
 }

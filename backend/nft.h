@@ -33,14 +33,23 @@ int nft_build_replace(const struct nft_conf *conf, uint32_t seq, void *buf, size
 /* Serialise a transaction that deletes table ip weft if it exists. */
 int nft_build_delete(uint32_t seq, void *buf, size_t size, size_t *len);
 
-/* Send one serialised transaction and read every ack. Returns 0 or the
- * first error the kernel reported (negative errno). */
-int nft_send(const void *batch, size_t len);
+/* Why a transaction failed, for the caller's log: the first message the
+ * kernel refused, its errno and the kernel's extack text. */
+struct nft_err {
+	int err;       /* negative errno; 0: no failure */
+	char what[80]; /* e.g. "rule 2 of chain postrouting", "transaction" */
+	char msg[256]; /* the kernel's extack text; "" if it gave none */
+};
+
+/* Send one serialised transaction (batch begin ... batch end) through the
+ * netlink batch and read every ack. Returns 0 or the first error the kernel
+ * reported (negative errno), detailed in *e (e may be NULL). */
+int nft_send(const void *batch, size_t len, struct nft_err *e);
 
 /* Replace table ip weft with the rules for conf (build + send). */
-int nft_apply(const struct nft_conf *conf);
+int nft_apply(const struct nft_conf *conf, struct nft_err *e);
 
 /* Remove table ip weft; 0 when it does not exist. */
-int nft_remove(void);
+int nft_remove(struct nft_err *e);
 
 #endif

@@ -123,7 +123,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int nl_addr_dump(struct nl_sock *s, int ifindex, int (*cb)(const struct nl_addr *a, void *data),
-		 void *data)
+		 nl_reset_cb reset, void *data)
 {
 	struct nlmsghdr *nlh = nl_msg(s, RTM_GETADDR, 0);
 	struct dump_ctx d = {ifindex, cb, data};
@@ -133,5 +133,5 @@ int nl_addr_dump(struct nl_sock *s, int ifindex, int (*cb)(const struct nl_addr 
 	ifa->ifa_family = AF_INET;
 	/* With strict checking the kernel filters by index itself. */
 	ifa->ifa_index = ifindex > 0 ? (uint32_t)ifindex : 0;
-	return nl_dump(s, nlh, dump_cb, &d);
+	return nl_dump(s, nlh, dump_cb, &d, reset, data);
 }

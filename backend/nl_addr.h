@@ -26,8 +26,9 @@ int nl_addr_parse(const struct nlmsghdr *nlh, struct nl_addr *out);
  * are returned as is: the caller decides whether they are success. */
 int nl_addr_add(struct nl_sock *s, const struct nl_addr *a, uint16_t flags);
 int nl_addr_del(struct nl_sock *s, const struct nl_addr *a);
-/* IPv4 addresses, of one link when ifindex > 0; -EINTR: dump again. */
+/* IPv4 addresses, of one link when ifindex > 0. reset (may be NULL) as for
+ * nl_dump; -EBUSY when the dump kept being interrupted. */
 int nl_addr_dump(struct nl_sock *s, int ifindex, int (*cb)(const struct nl_addr *a, void *data),
-		 void *data);
+		 nl_reset_cb reset, void *data);
 
 #endif

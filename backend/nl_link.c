@@ -460,7 +460,8 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return d->cb(&l, d->data);
 }
 
-int nl_link_dump(struct nl_sock *s, int (*cb)(const struct nl_link *l, void *data), void *data)
+int nl_link_dump(struct nl_sock *s, int (*cb)(const struct nl_link *l, void *data),
+		 nl_reset_cb reset, void *data)
 {
 	struct nlmsghdr *nlh = nl_msg(s, RTM_GETLINK, 0);
 	struct dump_ctx d = {cb, data};
@@ -468,5 +469,5 @@ int nl_link_dump(struct nl_sock *s, int (*cb)(const struct nl_link *l, void *dat
 
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	return nl_dump(s, nlh, dump_cb, &d);
+	return nl_dump(s, nlh, dump_cb, &d, reset, data);
 }

@@ -91,7 +91,9 @@ int nl_link_del_name(struct nl_sock *s, const char *name);
 /* -ENODEV when absent. */
 int nl_link_get_name(struct nl_sock *s, const char *name, struct nl_link *out);
 int nl_link_get_index(struct nl_sock *s, int ifindex, struct nl_link *out);
-/* Every link, parsed, to cb(link, data); -EINTR: dump again. */
-int nl_link_dump(struct nl_sock *s, int (*cb)(const struct nl_link *l, void *data), void *data);
+/* Every link, parsed, to cb(link, data); reset (may be NULL) as for
+ * nl_dump; -EBUSY: kept being interrupted. */
+int nl_link_dump(struct nl_sock *s, int (*cb)(const struct nl_link *l, void *data),
+		 nl_reset_cb reset, void *data);
 
 #endif

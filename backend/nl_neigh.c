@@ -137,7 +137,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int nl_neigh_dump(struct nl_sock *s, int family, int ifindex,
-		  int (*cb)(const struct nl_neigh *n, void *data), void *data)
+		  int (*cb)(const struct nl_neigh *n, void *data), nl_reset_cb reset, void *data)
 {
 	struct dump_ctx d = {.family = family, .ifindex = ifindex, .cb = cb, .data = data};
 	struct nlmsghdr *nlh = nl_msg(s, RTM_GETNEIGH, 0);
@@ -149,5 +149,5 @@ int nl_neigh_dump(struct nl_sock *s, int family, int ifindex,
 	ndm->ndm_family = (uint8_t)family;
 	if (ifindex)
 		mnl_attr_put_u32(nlh, NDA_IFINDEX, (uint32_t)ifindex);
-	return nl_dump(s, nlh, dump_cb, &d);
+	return nl_dump(s, nlh, dump_cb, &d, reset, data);
 }

@@ -43,8 +43,9 @@ int nl_neigh_set(struct nl_sock *s, const struct nl_neigh *n);
 /* Deletes the entry; 0 when it does not exist. */
 int nl_neigh_del(struct nl_sock *s, const struct nl_neigh *n);
 /* Every entry of family on ifindex (0: all devices) to cb; entries that do
- * not parse are skipped. -EINTR: dump again. */
+ * not parse are skipped. reset (may be NULL) as for nl_dump; -EBUSY: kept
+ * being interrupted. */
 int nl_neigh_dump(struct nl_sock *s, int family, int ifindex,
-		  int (*cb)(const struct nl_neigh *n, void *data), void *data);
+		  int (*cb)(const struct nl_neigh *n, void *data), nl_reset_cb reset, void *data);
 
 #endif

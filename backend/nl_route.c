@@ -139,7 +139,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int nl_route_dump(struct nl_sock *s, uint32_t table,
-		  int (*cb)(const struct nl_route *r, void *data), void *data)
+		  int (*cb)(const struct nl_route *r, void *data), nl_reset_cb reset, void *data)
 {
 	struct nlmsghdr *nlh = nl_msg(s, RTM_GETROUTE, 0);
 	struct dump_ctx d = {table, cb, data};
@@ -147,5 +147,5 @@ int nl_route_dump(struct nl_sock *s, uint32_t table,
 
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
-	return nl_dump(s, nlh, dump_cb, &d);
+	return nl_dump(s, nlh, dump_cb, &d, reset, data);
 }

@@ -32,9 +32,9 @@ int nl_route_parse(const struct nlmsghdr *nlh, struct nl_route *out);
 /* EEXIST (with NLM_F_EXCL) and ESRCH from del are returned as is. */
 int nl_route_add(struct nl_sock *s, const struct nl_route *r, uint16_t flags);
 int nl_route_del(struct nl_sock *s, const struct nl_route *r);
-/* IPv4 routes of one table (0: every table), cached clones skipped;
- * -EINTR: dump again. */
+/* IPv4 routes of one table (0: every table), cached clones skipped.
+ * reset (may be NULL) as for nl_dump; -EBUSY: kept being interrupted. */
 int nl_route_dump(struct nl_sock *s, uint32_t table,
-		  int (*cb)(const struct nl_route *r, void *data), void *data);
+		  int (*cb)(const struct nl_route *r, void *data), nl_reset_cb reset, void *data);
 
 #endif

@@ -57,6 +57,14 @@ static int addr_cb(const struct nl_addr *a, void *data)
 	return 0;
 }
 
+static void addr_reset(void *data)
+{
+	struct addr_scan *s = data;
+
+	s->found = false;
+	s->nstale = 0;
+}
+
 static int device_address(struct vxlan *v)
 {
 	struct addr_scan s = {.v = v};
@@ -69,13 +77,7 @@ static int device_address(struct vxlan *v)
 	};
 	int ret;
 
-	for (int i = 0; i < DUMP_RETRIES; i++) {
-		s.found = false;
-		s.nstale = 0;
-		ret = nl_addr_dump(v->dump, v->ifindex, addr_cb, &s);
-		if (ret != -EINTR)
-			break;
-	}
+	ret = nl_addr_dump(v->dump, v->ifindex, addr_cb, addr_reset, &s);
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < s.nstale; i++) {
@@ -179,7 +181,7 @@ bool device_ok(struct vxlan *v)
 	if (nl_link_get_name(v->req, v->ifname, &l) || l.ifindex != v->ifindex || !l.up ||
 	    !device_compatible(v, &l) || !device_settled(v, &l))
 		return false;
-	if (nl_addr_dump(v->dump, v->ifindex, addr_ok_cb, &s))
+	if (nl_addr_dump(v->dump, v->ifindex, addr_ok_cb, addr_reset, &s))
 		return false;
 	return s.found && !s.nstale;
 }

@@ -17,8 +17,6 @@
 #include "backend/nl_route.h"
 #include "backend/vxlan.h"
 
-#define DUMP_RETRIES 3
-
 /* A peer's kernel objects, as flags of struct peer's ok and seen. */
 enum {
 	OBJ_NEIGH = 1u << 0,

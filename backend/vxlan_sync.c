@@ -78,7 +78,7 @@ static int peer_ops(struct vxlan *v, struct peer *p, struct opvec *ops)
 	return 0;
 }
 
-static void rc_reset(struct vxlan *v);
+static void seen_clear(struct vxlan *v, unsigned bits);
 
 static void block_route(struct vxlan *v, struct peer *p, bool blocked)
 {
@@ -108,6 +108,13 @@ static int route_seen_cb(const struct nl_route *r, void *data)
 	return 0;
 }
 
+#define OBJ_ROUTE_SEEN (OBJ_ROUTE | OBJ_OWN_ROUTE | OBJ_FOREIGN)
+
+static void route_seen_reset(void *data)
+{
+	seen_clear(data, OBJ_ROUTE_SEEN);
+}
+
 /* New routes are created exclusively; EEXIST means a route holds the
  * destination already. weft's own (an earlier run's) is replaced; anybody
  * else's blocks the peer until a reconcile finds it gone. */
@@ -124,8 +131,8 @@ static int routes_resolve(struct vxlan *v, struct opvec *ops, unsigned *failed)
 			k++;
 	if (!k)
 		return 0;
-	rc_reset(v);
-	ret = nl_route_dump(v->dump, RT_TABLE_MAIN, route_seen_cb, v);
+	seen_clear(v, ~0u);
+	ret = nl_route_dump(v->dump, RT_TABLE_MAIN, route_seen_cb, route_seen_reset, v);
 	for (size_t i = 0; i < ops->n && !ret; i++) {
 		struct op *op = &ops->v[i], *a;
 
@@ -199,6 +206,9 @@ int vxlan_flush(struct vxlan *v)
 struct rc {
 	struct vxlan *v;
 	struct opvec *ops;
+	/* What the dump in progress added: dropped when it restarts. */
+	size_t mark;
+	unsigned bits;
 };
 
 static int rc_neigh_cb(const struct nl_neigh *n, void *data)
@@ -269,29 +279,46 @@ static int rc_route_cb(const struct nl_route *r, void *data)
 	return 0;
 }
 
-static void rc_reset(struct vxlan *v)
+static void seen_clear(struct vxlan *v, unsigned bits)
 {
 	for (unsigned i = 0; i < v->nbuckets; i++) {
 		for (struct peer *p = v->by_subnet[i]; p; p = p->next) {
-			p->seen = 0;
+			p->seen &= ~bits;
 		}
 	}
 }
 
+/* A restarted dump (the netlink layer decides) starts from scratch. */
+static void rc_restart(void *data)
+{
+	struct rc *c = data;
+
+	c->ops->n = c->mark;
+	seen_clear(c->v, c->bits);
+}
+
+static void rc_begin(struct rc *c, unsigned bits)
+{
+	c->mark = c->ops->n;
+	c->bits = bits;
+}
+
 static int rc_dump(struct vxlan *v, struct opvec *ops)
 {
-	struct rc c = {v, ops};
-	int ret = -EINTR;
+	struct rc c = {.v = v, .ops = ops};
+	int ret;
 
-	for (int i = 0; i < DUMP_RETRIES && ret == -EINTR; i++) {
-		/* A restarted dump starts from scratch. */
-		ops->n = 0;
-		rc_reset(v);
-		ret = nl_neigh_dump(v->dump, AF_INET, v->ifindex, rc_neigh_cb, &c);
-		if (!ret)
-			ret = nl_neigh_dump(v->dump, AF_BRIDGE, v->ifindex, rc_fdb_cb, &c);
-		if (!ret)
-			ret = nl_route_dump(v->dump, RT_TABLE_MAIN, rc_route_cb, &c);
+	ops->n = 0;
+	seen_clear(v, ~0u);
+	rc_begin(&c, OBJ_NEIGH);
+	ret = nl_neigh_dump(v->dump, AF_INET, v->ifindex, rc_neigh_cb, rc_restart, &c);
+	if (!ret) {
+		rc_begin(&c, OBJ_FDB);
+		ret = nl_neigh_dump(v->dump, AF_BRIDGE, v->ifindex, rc_fdb_cb, rc_restart, &c);
+	}
+	if (!ret) {
+		rc_begin(&c, OBJ_ROUTE_SEEN);
+		ret = nl_route_dump(v->dump, RT_TABLE_MAIN, rc_route_cb, rc_restart, &c);
 	}
 	return ret;
 }

@@ -20,6 +20,7 @@
 #include "backend/nl_link.h"
 #include "backend/nl_route.h"
 #include "common/util.h"
+#include "common/vec.h"
 
 int attach_open_netns(const char *path, int *out)
 {
@@ -404,9 +405,8 @@ static int check_pod(const struct attach_spec *sp, const struct attach_route *ro
 			       sp->ifname);
 		goto out;
 	}
-	do
-		ret = nl_addr_dump(s, pod.ifindex, find_addr_cb, &fa);
-	while (ret == -EINTR);
+	/* No reset on a restarted dump: what was seen was there. */
+	ret = nl_addr_dump(s, pod.ifindex, find_addr_cb, NULL, &fa);
 	if (ret || !fa.found) {
 		ip4_format_net(&sp->addr, buf);
 		ret = cni_fail(e, CNI_ERR_INTERNAL, NULL, "address %s missing on %s in the pod",
@@ -416,9 +416,7 @@ static int check_pod(const struct attach_spec *sp, const struct attach_route *ro
 	for (unsigned i = 0; i < n; i++) {
 		struct find_route fr = {&routes[i], pod.ifindex, false};
 
-		do
-			ret = nl_route_dump(s, RT_TABLE_MAIN, find_route_cb, &fr);
-		while (ret == -EINTR);
+		ret = nl_route_dump(s, RT_TABLE_MAIN, find_route_cb, NULL, &fr);
 		if (ret || !fr.found) {
 			ip4_format_net(&routes[i].dst, buf);
 			ip4_format_addr(routes[i].gw, gw);
@@ -482,19 +480,17 @@ static int gc_cb(const struct nl_link *l, void *data)
 
 	if (l->master != g->bridge || strncmp(l->alias, "weft:", 5))
 		return 0;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		struct gc_link *n = realloc(g->links, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		g->links = n;
-		g->cap = cap;
-	}
+	if (VEC_RESERVE(g->links, g->cap, g->n + 1, 64) < 0)
+		return -ENOMEM;
 	strcpy(g->links[g->n].name, l->name);
 	strcpy(g->links[g->n].alias, l->alias);
 	g->n++;
 	return 0;
+}
+
+static void gc_reset(void *data)
+{
+	((struct gc_ctx *)data)->n = 0;
 }
 
 int attach_gc(const char *bridge, bool (*keep)(const char *id, const char *ifname, void *data),
@@ -519,10 +515,7 @@ int attach_gc(const char *bridge, bool (*keep)(const char *id, const char *ifnam
 		goto out;
 	}
 	g.bridge = br.ifindex;
-	do {
-		g.n = 0;
-		ret = nl_link_dump(s, gc_cb, &g);
-	} while (ret == -EINTR);
+	ret = nl_link_dump(s, gc_cb, gc_reset, &g);
 	if (ret) {
 		ret = kernel_fail(e, s, ret, "listing links");
 		goto out;

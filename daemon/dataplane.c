@@ -59,7 +59,8 @@ static void apply_nft(struct dataplane *dp)
 		.subnet_len = dp->vc.subnet.prefix,
 		.fully_random = true,
 	};
-	int ret = dp->c.ip_masq ? nft_apply(&nc) : nft_remove();
+	struct nft_err e;
+	int ret = dp->c.ip_masq ? nft_apply(&nc, &e) : nft_remove(&e);
 	bool was_ok = dp->nft_ok;
 
 	dp->nft_err = ret;
@@ -67,7 +68,8 @@ static void apply_nft(struct dataplane *dp)
 	if (ret < 0) {
 		dp->nft_errors++;
 		if (log_ratelimit_ok(&dp->rl))
-			log_err("nftables table ip weft: %s; retrying", strerror(-ret));
+			log_err("nftables table ip weft: %s: %s%s%s; retrying", e.what,
+				strerror(-ret), e.msg[0] ? ": " : "", e.msg);
 		loop_timer_arm(dp->t_nft, NFT_RETRY_MS, 0);
 	} else if (!was_ok && dp->nft_errors) {
 		log_info("nftables table ip weft %s", dp->c.ip_masq ? "applied" : "removed");

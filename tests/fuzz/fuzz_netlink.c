@@ -136,7 +136,7 @@ static void check_ack(const struct nlmsghdr *nlh)
 	if (nlh->nlmsg_type != NLMSG_ERROR && nlh->nlmsg_type != NLMSG_DONE)
 		return;
 	s.errmsg[0] = '\0';
-	FUZZ_CHECK(msg_error(&s, nlh) <= 0);
+	FUZZ_CHECK(nl_msg_error(&s, nlh) <= 0);
 	FUZZ_CHECK(strnlen(s.errmsg, sizeof(s.errmsg)) < sizeof(s.errmsg));
 }
 

@@ -294,7 +294,7 @@ static void test_invalid_conf(void **state)
 	c = conf;
 	c.subnet = 0x0af50300; /* outside the network */
 	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
-	assert_int_equal(nft_apply(&c), -EINVAL);
+	assert_int_equal(nft_apply(&c, NULL), -EINVAL);
 	c = conf;
 	c.network = 0x0af40001; /* host bits set */
 	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
@@ -307,7 +307,7 @@ static void test_invalid_conf(void **state)
 	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
 	assert_int_equal(nft_build_replace(&conf, 1, buf, 4096, &len), -EMSGSIZE);
 	assert_int_equal(nft_build_delete(1, buf, 100, &len), -EMSGSIZE);
-	assert_int_equal(nft_send(buf, 0), -EINVAL);
+	assert_int_equal(nft_send(buf, 0, NULL), -EINVAL);
 	free(buf);
 }
 
@@ -367,20 +367,20 @@ static void test_kernel_apply(void **state)
 
 	/* A foreign table must survive everything weft does. */
 	assert_int_equal(system("nft add table ip other && nft add chain ip other c"), 0);
-	assert_int_equal(nft_apply(&conf), 0);
+	assert_int_equal(nft_apply(&conf, NULL), 0);
 	out = run("nft list table ip weft 2>&1");
 	assert_string_equal(out, golden);
 	free(out);
 
 	/* Applying again replaces, never duplicates. */
-	assert_int_equal(nft_apply(&conf), 0);
+	assert_int_equal(nft_apply(&conf, NULL), 0);
 	out = run("nft list table ip weft 2>&1");
 	assert_string_equal(out, golden);
 	free(out);
 
 	/* A new subnet replaces the old rules in the same transaction. */
 	c.subnet = 0x0af40700;
-	assert_int_equal(nft_apply(&c), 0);
+	assert_int_equal(nft_apply(&c, NULL), 0);
 	out = run("nft list table ip weft 2>&1");
 	assert_null(strstr(out, "10.244.3.0/24"));
 	assert_non_null(strstr(out, "ip saddr 10.244.7.0/24 ip daddr 10.244.0.0/16 return"));
@@ -389,12 +389,12 @@ static void test_kernel_apply(void **state)
 	assert_string_equal(out, "2\n");
 	free(out);
 
-	assert_int_equal(nft_remove(), 0);
+	assert_int_equal(nft_remove(NULL), 0);
 	out = run("nft list tables");
 	assert_string_equal(out, "table ip other\n");
 	free(out);
 	/* Removing what is not there is fine. */
-	assert_int_equal(nft_remove(), 0);
+	assert_int_equal(nft_remove(NULL), 0);
 	assert_int_equal(system("nft delete table ip other"), 0);
 }
 
@@ -405,9 +405,10 @@ static void test_kernel_rejects(void **state)
 	struct nftnl_rule *r;
 	struct mnl_nlmsg_batch *b;
 	struct nlmsghdr *nlh;
+	struct nft_err e;
 	char *out;
 
-	assert_int_equal(nft_apply(&conf), 0);
+	assert_int_equal(nft_apply(&conf, NULL), 0);
 	/* Rule for a chain that does not exist, after a table delete: the
 	 * whole transaction must be rolled back. */
 	b = mnl_nlmsg_batch_start(buf, BUFSZ / 2);
@@ -434,13 +435,79 @@ static void test_kernel_rejects(void **state)
 	mnl_nlmsg_batch_next(b);
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), 4);
 	mnl_nlmsg_batch_next(b);
-	assert_int_equal(nft_send(mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)), -ENOENT);
+	assert_int_equal(nft_send(mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b), &e), -ENOENT);
 	mnl_nlmsg_batch_stop(b);
+	/* The refused message is named; the kernel points at its attribute. */
+	assert_int_equal(e.err, -ENOENT);
+	assert_string_equal(e.what, "rule 1 of chain nosuch");
+	assert_non_null(strstr(e.msg, "bad attribute at offset"));
 	out = run("nft list table ip weft 2>&1");
 	assert_string_equal(out, golden);
 	free(out);
-	assert_int_equal(nft_remove(), 0);
+	assert_int_equal(nft_remove(NULL), 0);
 	free(buf);
+}
+
+/* A message the kernel refuses with extack text: the text reaches the
+ * caller, with the message it belongs to, and nothing is changed. */
+static void test_kernel_extack_text(void **state)
+{
+	char *buf = malloc(BUFSZ), name[300];
+	struct mnl_nlmsg_batch *b;
+	struct nftnl_table *t;
+	struct nlmsghdr *nlh;
+	struct nft_err e;
+	char *out;
+
+	assert_int_equal(nft_apply(&conf, NULL), 0);
+	/* Longer than any table name may be: refused by attribute policy. */
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	b = mnl_nlmsg_batch_start(buf, BUFSZ / 2);
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b), 1);
+	mnl_nlmsg_batch_next(b);
+	t = nftnl_table_alloc();
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, "weft");
+	nlh = nftnl_table_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELTABLE,
+					  NFPROTO_IPV4, NLM_F_ACK, 2);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	mnl_nlmsg_batch_next(b);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+	nlh = nftnl_table_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWTABLE,
+					  NFPROTO_IPV4, NLM_F_CREATE | NLM_F_ACK, 3);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	mnl_nlmsg_batch_next(b);
+	nftnl_batch_end(mnl_nlmsg_batch_current(b), 4);
+	mnl_nlmsg_batch_next(b);
+	assert_int_equal(nft_send(mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b), &e), -ERANGE);
+	mnl_nlmsg_batch_stop(b);
+	assert_int_equal(e.err, -ERANGE);
+	assert_true(!strncmp(e.what, "table xxx", 9));
+	assert_string_equal(e.msg, "Attribute failed policy validation");
+	out = run("nft list table ip weft 2>&1");
+	assert_string_equal(out, golden);
+	free(out);
+	assert_int_equal(nft_remove(&e), 0);
+	assert_int_equal(e.err, 0);
+	free(buf);
+}
+
+/* Errors that never reach the kernel are detailed too. */
+static void test_local_errors(void **state)
+{
+	struct nft_conf c = conf;
+	struct nft_err e;
+	char junk[64] = {0};
+
+	c.subnet_len = 40;
+	assert_int_equal(nft_apply(&c, &e), -EINVAL);
+	assert_int_equal(e.err, -EINVAL);
+	assert_string_equal(e.what, "configuration");
+	/* Not whole messages, or a single one: no transaction. */
+	assert_int_equal(nft_send(junk, sizeof(junk), &e), -EINVAL);
+	assert_string_equal(e.what, "transaction");
+	assert_int_equal(nft_send(junk, 0, NULL), -EINVAL);
 }
 
 int main(void)
@@ -451,10 +518,12 @@ int main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_no_fully_random_and_host_prefix),
 		cmocka_unit_test(test_invalid_conf),
+		cmocka_unit_test(test_local_errors),
 	};
 	const struct CMUnitTest kernel[] = {
 		cmocka_unit_test(test_kernel_apply),
 		cmocka_unit_test(test_kernel_rejects),
+		cmocka_unit_test(test_kernel_extack_text),
 	};
 	int ret;
 

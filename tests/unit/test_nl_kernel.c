@@ -195,7 +195,7 @@ static void test_addr_route(void **state)
 	a.prefixlen = 24;
 	assert_int_equal(nl_addr_add(s, &a, NLM_F_EXCL), 0);
 	assert_int_equal(nl_addr_add(s, &a, NLM_F_EXCL), -EEXIST);
-	assert_int_equal(nl_addr_dump(s, br, count_addr, &n), 0);
+	assert_int_equal(nl_addr_dump(s, br, count_addr, NULL, &n), 0);
 	assert_int_equal(n, 1);
 
 	r.dst = htonl(0x0a140000);
@@ -221,7 +221,7 @@ static void test_addr_route(void **state)
 			}
 			return 0;
 		}
-		assert_int_equal(nl_route_dump(s, RT_TABLE_MAIN, cb, &f), 0);
+		assert_int_equal(nl_route_dump(s, RT_TABLE_MAIN, cb, NULL, &f), 0);
 		assert_int_equal(f.n, 1);
 		assert_int_equal(f.gw, r.gw);
 		assert_int_equal(f.oif, br);
@@ -235,10 +235,10 @@ static void test_addr_route(void **state)
 	assert_int_equal(nl_addr_del(s, &a), 0);
 	assert_int_equal(nl_addr_del(s, &a), -EADDRNOTAVAIL);
 	n = 0;
-	assert_int_equal(nl_addr_dump(s, br, count_addr, &n), 0);
+	assert_int_equal(nl_addr_dump(s, br, count_addr, NULL, &n), 0);
 	assert_int_equal(n, 0);
 	n = 0;
-	assert_int_equal(nl_link_dump(s, count_link, &n), 0);
+	assert_int_equal(nl_link_dump(s, count_link, NULL, &n), 0);
 	assert_int_equal(n, 2); /* lo and tbr1 */
 	assert_int_equal(nl_link_del_index(s, br), 0);
 	nl_close(s);
@@ -296,7 +296,7 @@ static void test_batch(void **state)
 	assert_int_equal(e.err[0], -EEXIST);
 	assert_int_equal(e.idx[1], 449);
 	assert_int_equal(e.err[1], -ENODEV);
-	assert_int_equal(nl_addr_dump(s, br, count_addr, &n), 0);
+	assert_int_equal(nl_addr_dump(s, br, count_addr, NULL, &n), 0);
 	assert_int_equal(n, 600 - 3);
 	/* An empty commit is fine. */
 	assert_int_equal(nl_batch_commit(b), 0);

@@ -275,7 +275,7 @@ static void test_kernel_neigh(void **state)
 	assert_int_equal(nl_neigh_set(k->s, &o), 0);
 	/* Setting the same entry again is not an error. */
 	assert_int_equal(nl_neigh_set(k->s, &n), 0);
-	assert_int_equal(nl_neigh_dump(k->s, AF_INET, k->vx, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_INET, k->vx, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_neigh_equal(&c.e[0], &n);
 
@@ -283,27 +283,27 @@ static void test_kernel_neigh(void **state)
 	n.lladdr[5] = 0x99;
 	assert_int_equal(nl_neigh_set(k->s, &n), 0);
 	c.n = 0;
-	assert_int_equal(nl_neigh_dump(k->s, AF_INET, k->vx, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_INET, k->vx, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_int_equal(c.e[0].lladdr[5], 0x99);
 
 	/* All devices. */
 	c.n = 0;
-	assert_int_equal(nl_neigh_dump(k->s, AF_INET, 0, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_INET, 0, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 2);
 
 	/* A callback error stops the dump and is returned. */
-	assert_int_equal(nl_neigh_dump(k->s, AF_INET, 0, stop_cb, NULL), -ECANCELED);
+	assert_int_equal(nl_neigh_dump(k->s, AF_INET, 0, stop_cb, NULL, NULL), -ECANCELED);
 	/* and the socket is still in step */
 	c.n = 0;
-	assert_int_equal(nl_neigh_dump(k->s, AF_INET, k->vx, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_INET, k->vx, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 1);
 
 	assert_int_equal(nl_neigh_del(k->s, &n), 0);
 	assert_int_equal(nl_neigh_del(k->s, &n), 0); /* already gone: fine */
 	assert_int_equal(nl_neigh_del(k->s, &o), 0);
 	c.n = 0;
-	assert_int_equal(nl_neigh_dump(k->s, AF_INET, 0, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_INET, 0, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 0);
 }
 
@@ -326,7 +326,7 @@ static void test_kernel_fdb(void **state)
 	g.ifindex = k->other;
 	assert_int_equal(nl_neigh_set(k->s, &f), 0);
 	assert_int_equal(nl_neigh_set(k->s, &g), 0);
-	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->vx, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->vx, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_int_equal(c.e[0].ifindex, k->vx);
 	assert_true(c.e[0].flags & NTF_SELF);
@@ -339,18 +339,18 @@ static void test_kernel_fdb(void **state)
 	f.dst = htonl(0xc6120004);
 	assert_int_equal(nl_neigh_set(k->s, &f), 0);
 	c.n = 0;
-	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->vx, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->vx, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_int_equal(c.e[0].dst, f.dst);
 
 	assert_int_equal(nl_neigh_del(k->s, &f), 0);
 	assert_int_equal(nl_neigh_del(k->s, &f), 0);
 	c.n = 0;
-	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->vx, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->vx, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 0);
 	/* the other device kept its entry */
 	c.n = 0;
-	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->other, collect_cb, &c), 0);
+	assert_int_equal(nl_neigh_dump(k->s, AF_BRIDGE, k->other, collect_cb, NULL, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_int_equal(nl_neigh_del(k->s, &g), 0);
 }
@@ -374,7 +374,7 @@ static void test_kernel_errors(void **state)
 	n.ifindex = k->vx;
 	n.has_lladdr = false;
 	assert_int_equal(nl_neigh_set(k->s, &n), -EINVAL);
-	assert_int_equal(nl_neigh_dump(k->s, AF_INET6, 0, collect_cb, NULL), -EINVAL);
+	assert_int_equal(nl_neigh_dump(k->s, AF_INET6, 0, collect_cb, NULL, NULL), -EINVAL);
 }
 
 int main(void)

@@ -101,9 +101,9 @@ static int kr_cb(const struct nl_route *r, void *data)
 static void kernel_read(int ifindex, struct kstate *k)
 {
 	memset(k, 0, sizeof(*k));
-	assert_int_equal(nl_neigh_dump(sk, AF_INET, ifindex, kn_cb, k), 0);
-	assert_int_equal(nl_neigh_dump(sk, AF_BRIDGE, ifindex, kn_cb, k), 0);
-	assert_int_equal(nl_route_dump(sk, RT_TABLE_MAIN, kr_cb, k), 0);
+	assert_int_equal(nl_neigh_dump(sk, AF_INET, ifindex, kn_cb, NULL, k), 0);
+	assert_int_equal(nl_neigh_dump(sk, AF_BRIDGE, ifindex, kn_cb, NULL, k), 0);
+	assert_int_equal(nl_route_dump(sk, RT_TABLE_MAIN, kr_cb, NULL, k), 0);
 }
 
 /* True when the kernel holds exactly the objects of peer p on ifindex. */
