@@ -256,6 +256,42 @@ bool ip6_subnet_next(struct ip6_net *sn)
 	return true;
 }
 
+int ip6_subnet_add(const struct in6_addr *a, uint8_t len, uint64_t i, struct in6_addr *out)
+{
+	struct u128 step, sum;
+	bool carry;
+
+	if (len > 128)
+		return -EINVAL;
+	step = shl(i, 128u - len);
+	/* Bits of i shifted past 2^128 are an overflow too. */
+	if (len < 64 && (len == 0 ? i != 0 : (i >> len) != 0))
+		return -ERANGE;
+	sum = add(to_u128(a), step, &carry);
+	if (carry)
+		return -ERANGE;
+	*out = from_u128(sum);
+	return 0;
+}
+
+uint64_t ip6_subnet_distance(const struct in6_addr *from, const struct in6_addr *to, uint8_t len)
+{
+	struct u128 f = to_u128(from), t = to_u128(to), d;
+	unsigned sh = 128u - (len > 128 ? 128u : len);
+
+	if (t.hi < f.hi || (t.hi == f.hi && t.lo < f.lo))
+		return 0;
+	d.hi = t.hi - f.hi - (t.lo < f.lo);
+	d.lo = t.lo - f.lo;
+	if (sh >= 128)
+		return 0;
+	if (sh >= 64)
+		return d.hi >> (sh - 64);
+	if ((sh == 0 ? d.hi : d.hi >> sh) != 0)
+		return UINT64_MAX;
+	return sh == 0 ? d.lo : (d.lo >> sh) | (d.hi << (64 - sh));
+}
+
 /* Ranges that are never a node's address nor part of a pod network. */
 static const struct {
 	uint8_t prefix[16];

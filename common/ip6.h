@@ -54,6 +54,14 @@ int ip6_subnet_index(const struct ip6_net *n, uint8_t len, const struct in6_addr
  * would wrap past ffff:...:ffff (sn is left unchanged then). */
 bool ip6_subnet_next(struct ip6_net *sn);
 
+/* a plus i subnets of length len, i.e. a + i * 2^(128 - len), for walking
+ * from a start that is not a network boundary of a shorter prefix. 0, or
+ * -ERANGE past ffff:...:ffff, -EINVAL when len > 128. */
+int ip6_subnet_add(const struct in6_addr *a, uint8_t len, uint64_t i, struct in6_addr *out);
+/* How many subnets of length len lie from "from" up to "to":
+ * (to - from) >> (128 - len), saturated at UINT64_MAX; 0 when to < from. */
+uint64_t ip6_subnet_distance(const struct in6_addr *from, const struct in6_addr *to, uint8_t len);
+
 /* True for an address usable as a node's public (underlay) address: not
  * ::, ::1, multicast ff00::/8, link-local fe80::/10, IPv4-mapped
  * ::ffff:0:0/96 or IPv4-compatible ::/96. */

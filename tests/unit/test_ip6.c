@@ -314,6 +314,51 @@ static void test_usable(void **state)
 	}
 }
 
+static void test_subnet_add_distance(void **state)
+{
+	struct in6_addr a = addr("fd00:10:244:10::"), b, out;
+	char buf[IP6_ADDR_STRLEN];
+
+	assert_int_equal(ip6_subnet_add(&a, 64, 5, &out), 0);
+	ip6_format_addr(&out, buf);
+	assert_string_equal(buf, "fd00:10:244:15::");
+	assert_int_equal(ip6_subnet_distance(&a, &out, 64), 5);
+	assert_int_equal(ip6_subnet_distance(&out, &a, 64), 0);
+	assert_int_equal(ip6_subnet_distance(&a, &a, 64), 0);
+	assert_int_equal(ip6_subnet_add(&a, 64, 0, &out), 0);
+	assert_true(ip6_addr_equal(&a, &out));
+	/* Overflow past the last address, whether by carry or by shifting. */
+	b = addr("ffff:ffff:ffff:ffff::");
+	assert_int_equal(ip6_subnet_add(&b, 64, 1, &out), -ERANGE);
+	assert_int_equal(ip6_subnet_add(&a, 1, 2, &out), -ERANGE);
+	assert_int_equal(ip6_subnet_add(&a, 0, 1, &out), -ERANGE);
+	assert_int_equal(ip6_subnet_add(&a, 129, 1, &out), -EINVAL);
+	b = addr("::");
+	assert_int_equal(ip6_subnet_add(&b, 1, 1, &out), 0);
+	ip6_format_addr(&out, buf);
+	assert_string_equal(buf, "8000::");
+	assert_int_equal(ip6_subnet_add(&b, 128, UINT64_MAX, &out), 0);
+	ip6_format_addr(&out, buf);
+	assert_string_equal(buf, "::ffff:ffff:ffff:ffff");
+	assert_int_equal(ip6_subnet_add(&out, 128, 1, &out), 0);
+	ip6_format_addr(&out, buf);
+	assert_string_equal(buf, "0:0:0:1::");
+	/* Distances beyond 2^64 saturate; short lengths shift the high half. */
+	b = addr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	a = addr("::");
+	assert_int_equal(ip6_subnet_distance(&a, &b, 128), UINT64_MAX);
+	assert_int_equal(ip6_subnet_distance(&a, &b, 65), UINT64_MAX);
+	assert_int_equal(ip6_subnet_distance(&a, &b, 64), UINT64_MAX);
+	assert_int_equal(ip6_subnet_distance(&a, &b, 8), 255);
+	assert_int_equal(ip6_subnet_distance(&a, &b, 0), 0);
+	b = addr("0:0:0:1::");
+	assert_int_equal(ip6_subnet_distance(&a, &b, 128), UINT64_MAX);
+	b = addr("::ffff:ffff:ffff:ffff");
+	assert_int_equal(ip6_subnet_distance(&a, &b, 128), UINT64_MAX);
+	b = addr("::ffff:ffff:ffff:fffe");
+	assert_int_equal(ip6_subnet_distance(&a, &b, 128), UINT64_MAX - 1);
+}
+
 /* The text agrees with the C library's formatter for arbitrary bytes. */
 static void test_format_matches_inet_ntop(void **state)
 {
@@ -349,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_subnet_index),
 		cmocka_unit_test(test_subnet_next),
 		cmocka_unit_test(test_usable),
+		cmocka_unit_test(test_subnet_add_distance),
 		cmocka_unit_test(test_format_matches_inet_ntop),
 	};
 
