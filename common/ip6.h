@@ -19,7 +19,9 @@ struct ip6_net {
 /* Any inet_pton text form (either case, "::", embedded dotted quad); no zone
  * ("%eth0"), no whitespace, nothing trailing. 0 or -EINVAL. */
 int ip6_parse_addr(const char *s, struct in6_addr *out);
-/* RFC 5952 text, exactly what inet_ntop (and Go's net.IP.String) gives. */
+/* RFC 5952 text, exactly what inet_ntop gives. Go's net.IP.String agrees
+ * except inside ::/96 and ::ffff:0:0/96 (it prints those without the dotted
+ * quad), ranges ip6_addr_usable and ip6_net_usable refuse. */
 void ip6_format_addr(const struct in6_addr *a, char buf[static IP6_ADDR_STRLEN]);
 
 /* "addr/n", n decimal 0..128 without leading zeros; host bits are kept
