@@ -25,7 +25,35 @@ static void check_value(const uint8_t *data, size_t size)
 	/* The VNI travels only inside BackendData, which needs a MAC. */
 	if (a.has_vtep_mac)
 		FUZZ_CHECK(a.vni == b.vni && memcmp(a.vtep_mac, b.vtep_mac, 6) == 0);
+	FUZZ_CHECK(a.has_public_ipv6 == b.has_public_ipv6 && a.has_vtep_mac6 == b.has_vtep_mac6);
+	if (a.has_public_ipv6)
+		FUZZ_CHECK(ip6_addr_equal(&a.public_ipv6, &b.public_ipv6));
+	if (a.has_vtep_mac6)
+		FUZZ_CHECK(a.vni6 == b.vni6 && memcmp(a.vtep_mac6, b.vtep_mac6, 6) == 0);
 	free(enc);
+}
+
+/* Every family: an accepted key is its own canonical spelling, and the
+ * IPv4 parser agrees on the IPv4 part. */
+static void check_key_any(const char *key)
+{
+	struct lease_key k, again;
+	struct ip4_net sn;
+	char buf[256];
+
+	if (lease_key_parse_any(PREFIX, key, &k))
+		return;
+	FUZZ_CHECK(k.has_v4 || k.has_v6);
+	if (k.has_v6)
+		FUZZ_CHECK(ip6_net_is_canonical(&k.v6) && k.v6.len <= 127);
+	FUZZ_CHECK(lease_key_format_any(PREFIX "/", &k, buf, sizeof(buf)) == 0);
+	FUZZ_CHECK(strcmp(buf, key) == 0);
+	FUZZ_CHECK(lease_key_parse_any(PREFIX "//", buf, &again) == 0);
+	FUZZ_CHECK(again.has_v4 == k.has_v4 && again.has_v6 == k.has_v6);
+	if (k.has_v4)
+		FUZZ_CHECK(lease_key_parse(PREFIX, key, &sn) == 0 && ip4_net_equal(&sn, &k.v4));
+	else
+		FUZZ_CHECK(lease_key_parse(PREFIX, key, &sn) == -EINVAL);
 }
 
 static void check_key(const char *key)
@@ -69,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_value(data, size);
 	s = fuzz_cstr(data, size);
 	check_key(s);
+	check_key_any(s);
 	check_mac(s);
 	free(s);
 	return 0;

@@ -355,6 +355,166 @@ static void test_decode_errors(void **state)
 /* Expected values computed outside this code base, e.g. for 198.18.0.3, VNI 1:
  * printf '\xc6\x12\x00\x03\x00\x00\x00\x01' | openssl dgst -sha256
  * = e58695250d239f3e0fa71788a615c3694bcac7b945fc59ae33329b3f70421d22 */
+static void check_key_any(const char *key, bool v4, const char *v4s, bool v6, const char *v6s)
+{
+	struct lease_key k;
+	char buf[160], s4[IP4_NET_STRLEN], s6[IP6_NET_STRLEN];
+
+	memset(&k, 0x5a, sizeof(k));
+	if (lease_key_parse_any(PREFIX, key, &k))
+		fail_msg("'%s' rejected", key);
+	assert_int_equal(k.has_v4, v4);
+	assert_int_equal(k.has_v6, v6);
+	if (v4) {
+		ip4_format_net(&k.v4, s4);
+		assert_string_equal(s4, v4s);
+	}
+	if (v6) {
+		ip6_format_net(&k.v6, s6);
+		assert_string_equal(s6, v6s);
+	}
+	/* Formatting gives the key back. */
+	assert_int_equal(lease_key_format_any(PREFIX, &k, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, key);
+}
+
+static void test_key_any(void **state)
+{
+	static const char *const bad[] = {
+		PREFIX "/subnets/fd00:10:244:3:0::-64",	     /* not canonical */
+		PREFIX "/subnets/FD00:10:244:3::-64",	     /* upper case */
+		PREFIX "/subnets/fd00:10:244:3::1-64",	     /* host bits */
+		PREFIX "/subnets/fd00:10:244:3::-128",	     /* flannel reads 7 bits */
+		PREFIX "/subnets/fd00:10:244:3::-064",	     /* leading zero */
+		PREFIX "/subnets/fd00:10:244:3::",	     /* no length */
+		PREFIX "/subnets/fd00:10:244:3::/64",	     /* slash */
+		PREFIX "/subnets/::ffff:10.0.0.0-120",	     /* dotted */
+		PREFIX "/subnets/10.244.3.0-24&",	     /* empty IPv6 part */
+		PREFIX "/subnets/&fd00:10:244:3::-64",	     /* empty IPv4 part */
+		PREFIX "/subnets/10.244.3.0-24&10.1.0.0-16", /* IPv4 twice */
+		PREFIX "/subnets/fd00::-64&10.244.3.0-24",   /* order */
+		PREFIX "/subnets/10.244.3.0-24&fd00::-64&fd01::-64",
+		PREFIX "/subnets/10.244.3.1-24&fd00::-64",
+		PREFIX "/subnets/",
+		"/other/subnets/fd00::-64",
+	};
+	struct lease_key k, before;
+	char buf[160];
+
+	check_key_any(PREFIX "/subnets/10.244.3.0-24&fd00:10:244:3::-64", true, "10.244.3.0/24",
+		      true, "fd00:10:244:3::/64");
+	check_key_any(PREFIX "/subnets/fd00:10:244:3::-64", false, NULL, true,
+		      "fd00:10:244:3::/64");
+	check_key_any(PREFIX "/subnets/10.244.3.0-24", true, "10.244.3.0/24", false, NULL);
+	check_key_any(PREFIX "/subnets/10.5.52.0-24&fc00:0:0:1::-64", true, "10.5.52.0/24", true,
+		      "fc00:0:0:1::/64");
+	check_key_any(PREFIX "/subnets/fd00::4-126", false, NULL, true, "fd00::4/126");
+	memset(&k, 0x5a, sizeof(k));
+	before = k;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (lease_key_parse_any(PREFIX, bad[i], &k) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_memory_equal(&k, &before, sizeof(k));
+	}
+	/* The IPv4 parser still yields the IPv4 part of a dual key, nothing for
+	 * an IPv6-only one. */
+	assert_int_equal(lease_key_parse(PREFIX, PREFIX "/subnets/fd00:10:244:3::-64", &k.v4),
+			 -EINVAL);
+	/* Host bits are cleared when formatting; no subnet at all is an error. */
+	memset(&k, 0, sizeof(k));
+	k.has_v6 = true;
+	assert_int_equal(ip6_parse_net("fd00:10:244:3::9/64", &k.v6), 0);
+	assert_int_equal(lease_key_format_any(PREFIX "/", &k, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, PREFIX "/subnets/fd00:10:244:3::-64");
+	assert_int_equal(lease_key_format_any(PREFIX, &k, buf, 20), -ENAMETOOLONG);
+	k.has_v6 = false;
+	assert_int_equal(lease_key_format_any(PREFIX, &k, buf, sizeof(buf)), -EINVAL);
+}
+
+static const char dual_value[] =
+	"{\"PublicIP\":\"198.18.0.3\",\"PublicIPv6\":\"2001:db8:18::3\",\"BackendType\":\"vxlan\","
+	"\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"02:11:22:33:44:55\"},"
+	"\"BackendV6Data\":{\"VNI\":1,\"VtepMAC\":\"02:66:77:88:99:aa\"}}";
+
+static void test_encode_decode_v6(void **state)
+{
+	static const uint8_t mac4[6] = {2, 0x11, 0x22, 0x33, 0x44, 0x55};
+	static const uint8_t mac6[6] = {2, 0x66, 0x77, 0x88, 0x99, 0xaa};
+	struct lease_attrs a = {.public_ip = A(198, 18, 0, 3),
+				.vni = 1,
+				.has_vtep_mac = true,
+				.has_public_ipv6 = true,
+				.vni6 = 1,
+				.has_vtep_mac6 = true};
+	char buf[IP6_ADDR_STRLEN];
+
+	strcpy(a.backend_type, "vxlan");
+	memcpy(a.vtep_mac, mac4, 6);
+	memcpy(a.vtep_mac6, mac6, 6);
+	assert_int_equal(ip6_parse_addr("2001:db8:18::3", &a.public_ipv6), 0);
+	check_encode(&a, dual_value);
+	memset(&a, 0x5a, sizeof(a));
+	decode_ok(dual_value, &a);
+	assert_true(a.has_public_ipv6);
+	ip6_format_addr(&a.public_ipv6, buf);
+	assert_string_equal(buf, "2001:db8:18::3");
+	assert_int_equal(a.vni6, 1);
+	assert_true(a.has_vtep_mac6);
+	assert_memory_equal(a.vtep_mac6, mac6, 6);
+	assert_memory_equal(a.vtep_mac, mac4, 6);
+
+	/* IPv6 only: PublicIP 0.0.0.0 (flannel always writes it), no BackendData. */
+	a.public_ip = 0;
+	a.has_vtep_mac = false;
+	check_encode(&a, "{\"PublicIP\":\"0.0.0.0\",\"PublicIPv6\":\"2001:db8:18::3\","
+			 "\"BackendType\":\"vxlan\",\"BackendV6Data\":{\"VNI\":1,"
+			 "\"VtepMAC\":\"02:66:77:88:99:aa\"}}");
+	/* Any spelling decodes; the encoding is canonical. */
+	decode_ok("{\"PublicIP\":\"0.0.0.0\",\"publicipv6\":\"2001:DB8:18:0:0:0:0:3\","
+		  "\"BackendType\":\"vxlan\",\"backendv6data\":{\"vni\":7,"
+		  "\"vtepmac\":\"02-66-77-88-99-AA\"}}",
+		  &a);
+	assert_false(a.has_vtep_mac);
+	assert_int_equal(a.vni6, 7);
+	a.vni6 = 1;
+	check_encode(&a, "{\"PublicIP\":\"0.0.0.0\",\"PublicIPv6\":\"2001:db8:18::3\","
+			 "\"BackendType\":\"vxlan\",\"BackendV6Data\":{\"VNI\":1,"
+			 "\"VtepMAC\":\"02:66:77:88:99:aa\"}}");
+	/* Other backends: BackendV6Data is not read. */
+	decode_ok("{\"PublicIP\":\"0.0.0.0\",\"PublicIPv6\":\"fd00::1\",\"BackendType\":\"wg\","
+		  "\"BackendV6Data\":[1]}",
+		  &a);
+	assert_false(a.has_vtep_mac6);
+	/* null PublicIPv6 is none. */
+	decode_ok("{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":null}", &a);
+	assert_false(a.has_public_ipv6);
+}
+
+static void test_decode_v6_errors(void **state)
+{
+	static const char *const bad[] = {
+		"{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":\"junk\"}",
+		"{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":\"10.0.0.1\"}",
+		"{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":5}",
+		"{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":\"fd00::1/64\"}",
+		"{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":\"fe80::1%eth0\"}",
+		"{\"PublicIPv6\":\"fd00::1\"}",
+		"{\"PublicIP\":\"0.0.0.0\",\"BackendType\":\"vxlan\",\"BackendV6Data\":7}",
+		"{\"PublicIP\":\"0.0.0.0\",\"BackendType\":\"vxlan\",\"BackendV6Data\":{\"VNI\":-1}}",
+		"{\"PublicIP\":\"0.0.0.0\",\"BackendType\":\"vxlan\","
+		"\"BackendV6Data\":{\"VtepMAC\":\"02:66:77:88:99\"}}",
+	};
+	struct lease_attrs a, before;
+
+	memset(&a, 0x5a, sizeof(a));
+	before = a;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (lease_attrs_decode(bad[i], strlen(bad[i]), &a) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_memory_equal(&a, &before, sizeof(a));
+	}
+}
+
 static void test_vtep_mac(void **state)
 {
 	static const struct {
@@ -387,10 +547,12 @@ static void test_vtep_mac(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_format),    cmocka_unit_test(test_key_parse),
-		cmocka_unit_test(test_key_roundtrip), cmocka_unit_test(test_mac),
-		cmocka_unit_test(test_encode),	      cmocka_unit_test(test_decode),
-		cmocka_unit_test(test_decode_errors), cmocka_unit_test(test_vtep_mac),
+		cmocka_unit_test(test_key_format),	 cmocka_unit_test(test_key_parse),
+		cmocka_unit_test(test_key_roundtrip),	 cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_encode),		 cmocka_unit_test(test_decode),
+		cmocka_unit_test(test_decode_errors),	 cmocka_unit_test(test_vtep_mac),
+		cmocka_unit_test(test_key_any),		 cmocka_unit_test(test_encode_decode_v6),
+		cmocka_unit_test(test_decode_v6_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
