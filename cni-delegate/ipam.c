@@ -325,6 +325,33 @@ void ipam_cursor_restore(struct ipam *st, unsigned idx, const char *text)
 		unlinkat(st->dirfd, cursor, 0);
 }
 
+int ipam_reserve_all(struct ipam *st, struct ipam_ranges *r, const char *id, const char *ifname)
+{
+	char cursor[64] = "";
+	int ret;
+
+	r->failed_v6 = false;
+	if (r->has_v4) {
+		if (r->has_v6)
+			ipam_cursor_save(st, 0, cursor, sizeof(cursor));
+		ret = ipam_reserve(st, &r->sub4, r->gw4, id, ifname, &r->addr4);
+		if (ret)
+			return ret;
+	}
+	if (!r->has_v6)
+		return 0;
+	ret = ipam_reserve6(st, r->has_v4 ? 1 : 0, &r->gw6, r->prefix6, &r->gw6, id, ifname,
+			    &r->addr6);
+	if (ret) {
+		r->failed_v6 = true;
+		if (r->has_v4) {
+			ipam_release_addr(st, r->addr4, id, ifname);
+			ipam_cursor_restore(st, 0, cursor);
+		}
+	}
+	return ret;
+}
+
 static bool owns_name(struct ipam *st, const char *name, const char *id, const char *ifname)
 {
 	char owner[OWNER_MAX], got[OWNER_MAX];
@@ -475,14 +502,13 @@ int ipam_walk6(struct ipam *st,
 }
 
 /* Reservation file names of one attachment, both families. */
-struct release_ctx {
+struct ipam_found {
 	const char *id, *ifname;
 	char exact[RELEASE_MAX][INET6_ADDRSTRLEN], legacy[RELEASE_MAX][INET6_ADDRSTRLEN];
 	unsigned n_exact, n_legacy;
 };
 
-static void release_note(struct release_ctx *r, const char *name, const char *id,
-			 const char *ifname)
+static void release_note(struct ipam_found *r, const char *name, const char *id, const char *ifname)
 {
 	if (strcmp(id, r->id))
 		return;
@@ -510,15 +536,13 @@ static int release_cb6(const struct in6_addr *addr, const char *id, const char *
 	return 0;
 }
 
-int ipam_release(struct ipam *st, const char *id, const char *ifname, unsigned *released)
+int ipam_release_find(struct ipam *st, const char *id, const char *ifname, struct ipam_found **out)
 {
-	struct release_ctx *r;
 	struct walk_cbs w = {release_cb4, release_cb6, NULL};
-	char(*list)[INET6_ADDRSTRLEN];
-	unsigned n, i;
+	struct ipam_found *r;
 	int ret;
 
-	*released = 0;
+	*out = NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -526,13 +550,47 @@ int ipam_release(struct ipam *st, const char *id, const char *ifname, unsigned *
 	r->ifname = ifname;
 	w.data = r;
 	ret = walk(st, &w);
-	list = r->n_exact ? r->exact : r->legacy;
-	n = r->n_exact ? r->n_exact : r->n_legacy;
-	for (i = 0; !ret && i < n; i++) {
-		ret = drop_name(st, list[i]);
-		if (!ret)
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+unsigned ipam_release_count(const struct ipam_found *r)
+{
+	return r->n_exact ? r->n_exact : r->n_legacy;
+}
+
+int ipam_release_found(struct ipam *st, struct ipam_found *r, unsigned *released)
+{
+	char(*list)[INET6_ADDRSTRLEN] = r->n_exact ? r->exact : r->legacy;
+	unsigned n = ipam_release_count(r);
+	int ret = 0;
+
+	*released = 0;
+	for (unsigned i = 0; !ret && i < n; i++) {
+		/* Owner checked again: found before the lock was held. */
+		ret = release_name(st, list[i], r->id, r->n_exact ? r->ifname : "");
+		if (ret == -ENOENT)
+			ret = 0;
+		else if (!ret)
 			(*released)++;
 	}
+	return ret;
+}
+
+int ipam_release(struct ipam *st, const char *id, const char *ifname, unsigned *released)
+{
+	struct ipam_found *r;
+	int ret;
+
+	*released = 0;
+	ret = ipam_release_find(st, id, ifname, &r);
+	if (ret)
+		return ret;
+	ret = ipam_release_found(st, r, released);
 	free(r);
 	return ret;
 }

@@ -41,6 +41,30 @@ int ipam_release_addr(struct ipam *st, uint32_t addr, const char *id, const char
  * by old host-local versions (id only) is matched by id when nothing else
  * matched. Sets *released to the count. */
 int ipam_release(struct ipam *st, const char *id, const char *ifname, unsigned *released);
+/* One ADD's ranges: IPv4 (range 0) and/or IPv6 (range 1, or 0 alone). */
+struct ipam_ranges {
+	bool has_v4, has_v6;
+	struct ip4_net sub4; /* canonical */
+	uint32_t gw4;
+	struct in6_addr gw6; /* also names the subnet, with prefix6 */
+	uint8_t prefix6;
+	uint32_t addr4; /* out */
+	struct in6_addr addr6;
+	bool failed_v6; /* out: which family was full or failed */
+};
+/* Under the lock: one address per range, all or nothing. When the IPv6
+ * range fails, the IPv4 reservation and cursor are put back, so a failed
+ * ADD holds nothing in either family. -ENOSPC when a range is full. */
+int ipam_reserve_all(struct ipam *st, struct ipam_ranges *r, const char *id, const char *ifname);
+
+/* The same in two steps, so DEL holds the lock only to unlink: find
+ * (without the lock; the walk reads every file) the reservations of
+ * (id, ifname), then under the lock drop those that still belong to it.
+ * The result of find is freed with free(). */
+struct ipam_found;
+int ipam_release_find(struct ipam *st, const char *id, const char *ifname, struct ipam_found **out);
+unsigned ipam_release_count(const struct ipam_found *f);
+int ipam_release_found(struct ipam *st, struct ipam_found *f, unsigned *released);
 /* True when addr is reserved for (id, ifname). */
 bool ipam_owns(struct ipam *st, uint32_t addr, const char *id, const char *ifname);
 
