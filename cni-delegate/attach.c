@@ -274,6 +274,33 @@ out:
 	return ret ? -1 : 0;
 }
 
+/* DAD off for the pod interface before it comes up (IPv6 pods only). */
+static int pod_nodad(const struct attach_spec *sp, struct cni_err *e)
+{
+	int ret = sp->has_v6 ? attach6_pod_nodad(sp->netns_fd, sp->ifname) : 0;
+
+	if (ret)
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL,
+				"turning off IPv6 DAD in the pod (is IPv6 enabled there?): %s",
+				strerror(-ret));
+	return 0;
+}
+
+/* Forwarding on in the node for each family the pod has. */
+static int node_forwarding(const struct attach_spec *sp, struct cni_err *e)
+{
+	int ret = sp->v6_only ? 0 : enable_forwarding();
+
+	if (ret)
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv4 forwarding: %s",
+				strerror(-ret));
+	ret = sp->has_v6 ? attach6_enable_forwarding() : 0;
+	if (ret)
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv6 forwarding: %s",
+				strerror(-ret));
+	return 0;
+}
+
 int attach_add(const struct attach_spec *sp, struct attach_macs *macs, struct cni_err *e)
 {
 	struct nl_link br, v = {0};
@@ -338,31 +365,13 @@ int attach_add(const struct attach_spec *sp, struct attach_macs *macs, struct cn
 		ret = kernel_fail(e, s, ret, "setting alias and hairpin on the host veth");
 		goto err_veth;
 	}
-	if (sp->has_v6) {
-		ret = attach6_pod_nodad(sp->netns_fd, sp->ifname);
-		if (ret) {
-			ret = cni_fail(
-				e, CNI_ERR_INTERNAL, NULL,
-				"turning off IPv6 DAD in the pod (is IPv6 enabled there?): %s",
-				strerror(-ret));
-			goto err_veth;
-		}
-	}
-	ret = setup_pod(sp, e);
+	ret = pod_nodad(sp, e);
+	if (!ret)
+		ret = setup_pod(sp, e);
+	if (!ret)
+		ret = node_forwarding(sp, e);
 	if (ret)
 		goto err_veth;
-	ret = sp->v6_only ? 0 : enable_forwarding();
-	if (ret) {
-		ret = cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv4 forwarding: %s",
-			       strerror(-ret));
-		goto err_veth;
-	}
-	ret = sp->has_v6 ? attach6_enable_forwarding() : 0;
-	if (ret) {
-		ret = cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv6 forwarding: %s",
-			       strerror(-ret));
-		goto err_veth;
-	}
 	goto out;
 
 err_veth:

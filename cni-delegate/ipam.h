@@ -68,7 +68,7 @@ int ipam_release_found(struct ipam *st, struct ipam_found *f, unsigned *released
 /* True when addr is reserved for (id, ifname). */
 bool ipam_owns(struct ipam *st, uint32_t addr, const char *id, const char *ifname);
 
-/* Calls cb for every reservation (addr, id, ifname; ifname "" for id-only
+/* Calls cb for every IPv4 reservation (addr, id, ifname; ifname "" for id-only
  * files). A nonzero return from cb stops the walk and is returned. */
 int ipam_walk(struct ipam *st,
 	      int (*cb)(uint32_t addr, const char *id, const char *ifname, void *data), void *data);
