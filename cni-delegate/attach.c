@@ -19,6 +19,7 @@
 #include "backend/nl_addr.h"
 #include "backend/nl_link.h"
 #include "backend/nl_route.h"
+#include "cni-delegate/attach6.h"
 #include "common/util.h"
 #include "common/vec.h"
 
@@ -119,6 +120,14 @@ static int ensure_bridge(struct nl_sock *s, const struct attach_spec *sp, struct
 		if (ret)
 			return kernel_fail(e, s, ret, "setting the bridge up");
 	}
+	if (sp->has_v6) {
+		ret = attach6_bridge_addr(s, br->ifindex, &sp->gateway6, sp->prefix6);
+		if (ret)
+			return kernel_fail(e, s, ret,
+					   "adding the IPv6 gateway address to the bridge");
+	}
+	if (sp->v6_only)
+		return 0;
 	a.ifindex = br->ifindex;
 	a.addr = htonl(sp->gateway);
 	a.prefixlen = sp->addr.prefix;
@@ -163,11 +172,35 @@ static void on_batch_err(unsigned idx, int err, const char *msg, void *data)
 	snprintf(b->msg, sizeof(b->msg), "%s", msg);
 }
 
-/* Pod side in one batch: interface up, lo up, address, route. */
+/* The pod's IPv6 address and route, appended to the batch. */
+static int add_pod6(struct nl_batch *b, const struct attach_spec *sp, int ifindex)
+{
+	static const struct in6_addr any = IN6ADDR_ANY_INIT;
+	struct nlmsghdr *nlh;
+	int ret;
+
+	nlh = nl_batch_msg(b, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+	ret = nlh ? attach6_addr_build(nlh, NL_MSG_MAX, ifindex, &sp->addr6, sp->prefix6) : -ENOMEM;
+	if (ret)
+		return ret;
+	nlh = nl_batch_msg(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+	if (!nlh)
+		return -ENOMEM;
+	if (sp->default_gw)
+		return attach6_route_build(nlh, NL_MSG_MAX, &any, 0, &sp->gateway6, ifindex);
+	return attach6_route_build(nlh, NL_MSG_MAX, &sp->overlay6, sp->overlay6_prefix,
+				   &sp->gateway6, ifindex);
+}
+
+/* Pod side in one batch: interface up, lo up, address, route; then the
+ * IPv6 address and route. */
 static int setup_pod(const struct attach_spec *sp, struct cni_err *e)
 {
-	static const char *const step[] = {"setting the pod interface up", "setting lo up",
-					   "adding the pod address", "adding the pod route"};
+	static const char *const step[] = {
+		"setting the pod interface up", "setting lo up",
+		"adding the pod address",	"adding the pod route",
+		"adding the pod IPv6 address",	"adding the pod IPv6 route"};
+	unsigned first6 = sp->v6_only ? 2 : 4;
 	struct nl_link l = {.set = NL_LINK_UP, .up = true}, pod;
 	struct nl_route r = {.family = AF_INET,
 			     .table = RT_TABLE_MAIN,
@@ -203,7 +236,7 @@ static int setup_pod(const struct attach_spec *sp, struct cni_err *e)
 		nlh = nl_batch_msg(b, RTM_NEWLINK, 0);
 		ret = nlh ? nl_link_build(nlh, NL_MSG_MAX, &lo) : -ENOMEM;
 	}
-	if (!ret) {
+	if (!ret && !sp->v6_only) {
 		a.ifindex = pod.ifindex;
 		a.addr = htonl(sp->addr.addr);
 		a.prefixlen = sp->addr.prefix;
@@ -211,7 +244,7 @@ static int setup_pod(const struct attach_spec *sp, struct cni_err *e)
 		nlh = nl_batch_msg(b, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
 		ret = nlh ? nl_addr_build(nlh, NL_MSG_MAX, &a) : -ENOMEM;
 	}
-	if (!ret) {
+	if (!ret && !sp->v6_only) {
 		if (!sp->default_gw) {
 			struct ip4_net o = ip4_net_canonical(&sp->overlay);
 
@@ -223,18 +256,50 @@ static int setup_pod(const struct attach_spec *sp, struct cni_err *e)
 		nlh = nl_batch_msg(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
 		ret = nlh ? nl_route_build(nlh, NL_MSG_MAX, &r) : -ENOMEM;
 	}
+	if (!ret && sp->has_v6)
+		ret = add_pod6(b, sp, pod.ifindex);
 	if (ret) {
 		kernel_fail(e, s, ret, "building pod requests");
 		goto out;
 	}
 	ret = nl_batch_commit(b);
-	if (ret)
-		cni_fail(e, CNI_ERR_INTERNAL, be.msg, "%s: %s", step[be.idx < 4 ? be.idx : 3],
+	if (ret) {
+		unsigned i = be.idx < first6 ? be.idx : be.idx - first6 + 4;
+
+		cni_fail(e, CNI_ERR_INTERNAL, be.msg, "%s: %s", step[i < 6 ? i : 5],
 			 strerror(-ret));
+	}
 out:
 	nl_batch_free(b);
 	nl_close(s);
 	return ret ? -1 : 0;
+}
+
+/* DAD off for the pod interface before it comes up (IPv6 pods only). */
+static int pod_nodad(const struct attach_spec *sp, struct cni_err *e)
+{
+	int ret = sp->has_v6 ? attach6_pod_nodad(sp->netns_fd, sp->ifname) : 0;
+
+	if (ret)
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL,
+				"turning off IPv6 DAD in the pod (is IPv6 enabled there?): %s",
+				strerror(-ret));
+	return 0;
+}
+
+/* Forwarding on in the node for each family the pod has. */
+static int node_forwarding(const struct attach_spec *sp, struct cni_err *e)
+{
+	int ret = sp->v6_only ? 0 : enable_forwarding();
+
+	if (ret)
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv4 forwarding: %s",
+				strerror(-ret));
+	ret = sp->has_v6 ? attach6_enable_forwarding() : 0;
+	if (ret)
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv6 forwarding: %s",
+				strerror(-ret));
+	return 0;
 }
 
 int attach_add(const struct attach_spec *sp, struct attach_macs *macs, struct cni_err *e)
@@ -301,15 +366,13 @@ int attach_add(const struct attach_spec *sp, struct attach_macs *macs, struct cn
 		ret = kernel_fail(e, s, ret, "setting alias and hairpin on the host veth");
 		goto err_veth;
 	}
-	ret = setup_pod(sp, e);
+	ret = pod_nodad(sp, e);
+	if (!ret)
+		ret = setup_pod(sp, e);
+	if (!ret)
+		ret = node_forwarding(sp, e);
 	if (ret)
 		goto err_veth;
-	ret = enable_forwarding();
-	if (ret) {
-		ret = cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv4 forwarding: %s",
-			       strerror(-ret));
-		goto err_veth;
-	}
 	goto out;
 
 err_veth:
@@ -382,10 +445,41 @@ static int find_route_cb(const struct nl_route *r, void *data)
 	return 0;
 }
 
+static int check_pod6(struct nl_sock *s, const struct attach_spec *sp, int ifindex,
+		      const struct attach_route *routes, unsigned n, struct cni_err *e)
+{
+	char a[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
+	bool found = false;
+	int ret;
+
+	ret = attach6_has_addr(s, ifindex, &sp->addr6, sp->prefix6, &found);
+	if (ret || !found) {
+		inet_ntop(AF_INET6, &sp->addr6, a, sizeof(a));
+		return cni_fail(e, CNI_ERR_INTERNAL, NULL,
+				"address %s/%u missing (or tentative) on %s in the pod", a,
+				sp->prefix6, sp->ifname);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!routes[i].v6)
+			continue;
+		ret = attach6_has_route(s, &routes[i].dst6, routes[i].len6,
+					routes[i].has_gw6 ? &routes[i].gw6 : NULL, &found);
+		if (ret || !found) {
+			inet_ntop(AF_INET6, &routes[i].dst6, a, sizeof(a));
+			inet_ntop(AF_INET6, &routes[i].gw6, g, sizeof(g));
+			return cni_fail(e, CNI_ERR_INTERNAL, NULL,
+					"route %s/%u via %s missing in the pod", a, routes[i].len6,
+					routes[i].has_gw6 ? g : "any");
+		}
+	}
+	return 0;
+}
+
 static int check_pod(const struct attach_spec *sp, const struct attach_route *routes, unsigned n,
 		     struct cni_err *e)
 {
-	struct find_addr fa = {htonl(sp->addr.addr), sp->addr.prefix, false};
+	/* On an IPv6-only node there is no IPv4 address to find. */
+	struct find_addr fa = {htonl(sp->addr.addr), sp->addr.prefix, sp->v6_only};
 	char buf[IP4_NET_STRLEN], gw[IP4_ADDR_STRLEN];
 	struct nl_sock *s = NULL;
 	struct nl_link pod;
@@ -416,6 +510,9 @@ static int check_pod(const struct attach_spec *sp, const struct attach_route *ro
 	for (unsigned i = 0; i < n; i++) {
 		struct find_route fr = {&routes[i], pod.ifindex, false};
 
+		if (routes[i].v6)
+			continue;
+
 		ret = nl_route_dump(s, RT_TABLE_MAIN, find_route_cb, NULL, &fr);
 		if (ret || !fr.found) {
 			ip4_format_net(&routes[i].dst, buf);
@@ -426,6 +523,8 @@ static int check_pod(const struct attach_spec *sp, const struct attach_route *ro
 			goto out;
 		}
 	}
+	if (sp->has_v6)
+		ret = check_pod6(s, sp, pod.ifindex, routes, n, e);
 out:
 	nl_close(s);
 	return ret ? -1 : 0;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <net/if.h>
+#include <netinet/in.h>
 
 #include "cni-delegate/cni.h"
 #include "common/ip4.h"
@@ -24,6 +25,10 @@ struct attach_spec {
 	uint32_t gateway;    /* host byte order; also the bridge's address */
 	bool default_gw;     /* else a route to `overlay` only */
 	struct ip4_net overlay;
+	bool v6_only; /* no IPv4 address at all (addr, gateway, overlay unused) */
+	bool has_v6;  /* the fields below are set */
+	struct in6_addr addr6, gateway6, overlay6;
+	uint8_t prefix6, overlay6_prefix;
 };
 
 struct attach_macs {
@@ -39,10 +44,14 @@ int attach_add(const struct attach_spec *s, struct attach_macs *macs, struct cni
  * veth of that name that belongs to another attachment is left alone. */
 int attach_del(const char *host_veth, const char *alias, struct cni_err *e);
 /* Verifies what ADD made: host veth on the bridge, pod interface with the
- * address and every route listed in routes (gateway 0 = any). */
+ * address(es) and every route listed in routes (gateway 0 / NULL = any). */
 struct attach_route {
 	struct ip4_net dst;
 	uint32_t gw;
+	bool v6; /* dst6/len6/gw6 instead */
+	bool has_gw6;
+	struct in6_addr dst6, gw6;
+	uint8_t len6;
 };
 int attach_check(const struct attach_spec *s, const struct attach_route *routes, unsigned n_routes,
 		 struct cni_err *e);

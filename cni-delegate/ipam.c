@@ -1,6 +1,7 @@
 /* host-local compatible address store; see ipam.h. */
 #include "cni-delegate/ipam.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include "common/util.h"
 
 #define LAST_RESERVED "last_reserved_ip.0"
+#define CURSOR_NAME   "last_reserved_ip.%u"
 #define OWNER_MAX     512
 /* Reservations one attachment can hold (normally one). */
 #define RELEASE_MAX 64
@@ -172,19 +174,24 @@ static int write_new(int dirfd, const char *name, const char *data, int flags)
 
 /* Overwrites the cursor in place: a truncate on every ADD costs the
  * filesystem far more than the few bytes written. */
-static void write_cursor(int dirfd, const char *text)
+static void write_cursor_name(int dirfd, const char *cursor, const char *text)
 {
 	size_t len = strlen(text);
 	struct stat sb;
 	int fd;
 
-	fd = open_store_file(dirfd, LAST_RESERVED, O_WRONLY | O_CREAT);
+	fd = open_store_file(dirfd, cursor, O_WRONLY | O_CREAT);
 	if (fd < 0)
 		return;
 	if (pwrite(fd, text, len, 0) == (ssize_t)len && fstat(fd, &sb) == 0 &&
 	    sb.st_size != (off_t)len)
 		(void)!ftruncate(fd, (off_t)len);
 	close(fd);
+}
+
+static void write_cursor(int dirfd, const char *text)
+{
+	write_cursor_name(dirfd, LAST_RESERVED, text);
 }
 
 static int owner_text(const char *id, const char *ifname, char *buf, size_t size)
@@ -232,27 +239,159 @@ int ipam_reserve(struct ipam *st, const struct ip4_net *subnet, uint32_t gateway
 	return -ENOSPC;
 }
 
-bool ipam_owns(struct ipam *st, uint32_t addr, const char *id, const char *ifname)
-{
-	char name[IP4_ADDR_STRLEN], owner[OWNER_MAX], got[OWNER_MAX];
+typedef unsigned __int128 u128;
 
-	ip4_format_addr(addr, name);
+static u128 to_u128(const struct in6_addr *a)
+{
+	u128 v = 0;
+
+	for (int i = 0; i < 16; i++)
+		v = (v << 8) | a->s6_addr[i];
+	return v;
+}
+
+static void from_u128(u128 v, struct in6_addr *a)
+{
+	for (int i = 15; i >= 0; i--, v >>= 8)
+		a->s6_addr[i] = (uint8_t)v;
+}
+
+int ipam_reserve6(struct ipam *st, unsigned idx, const struct in6_addr *net, uint8_t prefix,
+		  const struct in6_addr *gateway, const char *id, const char *ifname,
+		  struct in6_addr *out)
+{
+	char owner[OWNER_MAX], name[INET6_ADDRSTRLEN], cursor[32], last_s[64];
+	u128 host, lo, hi, c, gw = to_u128(gateway), last = 0;
+	struct in6_addr a;
+	int ret;
+
+	/* As host-local: network + 1 up to the last address (no broadcast in
+	 * IPv6); a /127 or /128 has nothing left beside the gateway. */
+	if (prefix > 126)
+		return -ENOSPC;
+	ret = owner_text(id, ifname, owner, sizeof(owner));
+	if (ret)
+		return ret;
+	host = prefix ? (((u128)1 << (128 - prefix)) - 1) : ~(u128)0;
+	lo = (to_u128(net) & ~host) + 1;
+	hi = (lo - 1) | host;
+	snprintf(cursor, sizeof(cursor), CURSOR_NAME, idx);
+	if (read_small(st->dirfd, cursor, last_s, sizeof(last_s)) == 0 &&
+	    inet_pton(AF_INET6, last_s, &a) == 1)
+		last = to_u128(&a);
+	c = (last >= lo && last < hi) ? last + 1 : lo;
+	/* Bounded by the range size; a free address turns up long before. */
+	for (u128 i = 0; i <= hi - lo; i++, c = (c == hi ? lo : c + 1)) {
+		if (c == gw)
+			continue;
+		from_u128(c, &a);
+		inet_ntop(AF_INET6, &a, name, sizeof(name));
+		ret = write_new(st->dirfd, name, owner, O_EXCL);
+		if (ret == -EEXIST)
+			continue;
+		if (ret) {
+			unlinkat(st->dirfd, name, 0);
+			return ret;
+		}
+		write_cursor_name(st->dirfd, cursor, name);
+		*out = a;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int ipam_cursor_save(struct ipam *st, unsigned idx, char *buf, size_t len)
+{
+	char cursor[32];
+	int ret;
+
+	snprintf(cursor, sizeof(cursor), CURSOR_NAME, idx);
+	ret = read_small(st->dirfd, cursor, buf, len);
+	if (ret == -ENOENT) {
+		buf[0] = '\0';
+		ret = 0;
+	}
+	return ret;
+}
+
+void ipam_cursor_restore(struct ipam *st, unsigned idx, const char *text)
+{
+	char cursor[32];
+
+	snprintf(cursor, sizeof(cursor), CURSOR_NAME, idx);
+	if (*text)
+		write_cursor_name(st->dirfd, cursor, text);
+	else
+		unlinkat(st->dirfd, cursor, 0);
+}
+
+int ipam_reserve_all(struct ipam *st, struct ipam_ranges *r, const char *id, const char *ifname)
+{
+	char cursor[64] = "";
+	int ret;
+
+	r->failed_v6 = false;
+	if (r->has_v4) {
+		if (r->has_v6)
+			ipam_cursor_save(st, 0, cursor, sizeof(cursor));
+		ret = ipam_reserve(st, &r->sub4, r->gw4, id, ifname, &r->addr4);
+		if (ret)
+			return ret;
+	}
+	if (!r->has_v6)
+		return 0;
+	ret = ipam_reserve6(st, r->has_v4 ? 1 : 0, &r->gw6, r->prefix6, &r->gw6, id, ifname,
+			    &r->addr6);
+	if (ret) {
+		r->failed_v6 = true;
+		if (r->has_v4) {
+			ipam_release_addr(st, r->addr4, id, ifname);
+			ipam_cursor_restore(st, 0, cursor);
+		}
+	}
+	return ret;
+}
+
+static bool owns_name(struct ipam *st, const char *name, const char *id, const char *ifname)
+{
+	char owner[OWNER_MAX], got[OWNER_MAX];
+
 	if (owner_text(id, ifname, owner, sizeof(owner)) ||
 	    read_small(st->dirfd, name, got, sizeof(got)))
 		return false;
 	return !strcmp(got, owner) || !strcmp(got, id);
 }
 
+static int release_name(struct ipam *st, const char *name, const char *id, const char *ifname)
+{
+	if (!owns_name(st, name, id, ifname))
+		return -ENOENT;
+	if (unlinkat(st->dirfd, name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int drop_name(struct ipam *st, const char *name)
+{
+	if (unlinkat(st->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+bool ipam_owns(struct ipam *st, uint32_t addr, const char *id, const char *ifname)
+{
+	char name[IP4_ADDR_STRLEN];
+
+	ip4_format_addr(addr, name);
+	return owns_name(st, name, id, ifname);
+}
+
 int ipam_release_addr(struct ipam *st, uint32_t addr, const char *id, const char *ifname)
 {
 	char name[IP4_ADDR_STRLEN];
 
-	if (!ipam_owns(st, addr, id, ifname))
-		return -ENOENT;
 	ip4_format_addr(addr, name);
-	if (unlinkat(st->dirfd, name, 0) < 0)
-		return -errno;
-	return 0;
+	return release_name(st, name, id, ifname);
 }
 
 int ipam_drop(struct ipam *st, uint32_t addr)
@@ -260,13 +399,70 @@ int ipam_drop(struct ipam *st, uint32_t addr)
 	char name[IP4_ADDR_STRLEN];
 
 	ip4_format_addr(addr, name);
-	if (unlinkat(st->dirfd, name, 0) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
+	return drop_name(st, name);
 }
 
-int ipam_walk(struct ipam *st,
-	      int (*cb)(uint32_t addr, const char *id, const char *ifname, void *data), void *data)
+bool ipam_owns6(struct ipam *st, const struct in6_addr *a, const char *id, const char *ifname)
+{
+	char name[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, a, name, sizeof(name));
+	return owns_name(st, name, id, ifname);
+}
+
+int ipam_release_addr6(struct ipam *st, const struct in6_addr *a, const char *id,
+		       const char *ifname)
+{
+	char name[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, a, name, sizeof(name));
+	return release_name(st, name, id, ifname);
+}
+
+int ipam_drop6(struct ipam *st, const struct in6_addr *a)
+{
+	char name[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, a, name, sizeof(name));
+	return drop_name(st, name);
+}
+
+/* An IPv6 reservation is a file named by the canonical text (what
+ * host-local writes); other spellings are not ours. */
+static bool parse_name6(const char *name, struct in6_addr *a)
+{
+	char again[INET6_ADDRSTRLEN];
+
+	return strchr(name, ':') && inet_pton(AF_INET6, name, a) == 1 &&
+	       inet_ntop(AF_INET6, a, again, sizeof(again)) && !strcmp(again, name);
+}
+
+struct walk_cbs {
+	int (*cb4)(uint32_t addr, const char *id, const char *ifname, void *data);
+	int (*cb6)(const struct in6_addr *addr, const char *id, const char *ifname, void *data);
+	void *data;
+};
+
+static int walk_one(struct ipam *st, const char *name, const struct walk_cbs *w)
+{
+	char text[OWNER_MAX], *sep, *ifname = "";
+	struct in6_addr a6;
+	uint32_t a4;
+	bool v4 = ip4_parse_addr(name, &a4) == 0;
+
+	if (v4 ? !w->cb4 : (!w->cb6 || !parse_name6(name, &a6)))
+		return 0;
+	if (read_small(st->dirfd, name, text, sizeof(text)))
+		return 0; /* gone meanwhile, or not a regular file */
+	sep = strstr(text, "\r\n");
+	if (sep) {
+		*sep = '\0';
+		ifname = sep + 2;
+	}
+	return v4 ? w->cb4(a4, text, ifname, w->data) : w->cb6(&a6, text, ifname, w->data);
+}
+
+static int walk(struct ipam *st, const struct walk_cbs *w)
 {
 	struct dirent *de;
 	DIR *d;
@@ -281,68 +477,131 @@ int ipam_walk(struct ipam *st,
 		close(fd);
 		return ret;
 	}
-	while (!ret && (de = readdir(d))) {
-		char text[OWNER_MAX], *sep;
-		uint32_t addr;
-
-		if (ip4_parse_addr(de->d_name, &addr))
-			continue;
-		if (read_small(st->dirfd, de->d_name, text, sizeof(text)))
-			continue; /* gone meanwhile, or not a regular file */
-		sep = strstr(text, "\r\n");
-		if (sep) {
-			*sep = '\0';
-			ret = cb(addr, text, sep + 2, data);
-		} else {
-			ret = cb(addr, text, "", data);
-		}
-	}
+	while (!ret && (de = readdir(d)))
+		ret = walk_one(st, de->d_name, w);
 	closedir(d);
 	return ret;
 }
 
-struct release_ctx {
+int ipam_walk(struct ipam *st,
+	      int (*cb)(uint32_t addr, const char *id, const char *ifname, void *data), void *data)
+{
+	struct walk_cbs w = {.cb4 = cb, .data = data};
+
+	return walk(st, &w);
+}
+
+int ipam_walk6(struct ipam *st,
+	       int (*cb)(const struct in6_addr *addr, const char *id, const char *ifname,
+			 void *data),
+	       void *data)
+{
+	struct walk_cbs w = {.cb6 = cb, .data = data};
+
+	return walk(st, &w);
+}
+
+/* Reservation file names of one attachment, both families. */
+struct ipam_found {
 	const char *id, *ifname;
-	uint32_t exact[RELEASE_MAX], legacy[RELEASE_MAX];
+	char exact[RELEASE_MAX][INET6_ADDRSTRLEN], legacy[RELEASE_MAX][INET6_ADDRSTRLEN];
 	unsigned n_exact, n_legacy;
 };
 
-static int release_cb(uint32_t addr, const char *id, const char *ifname, void *data)
+static void release_note(struct ipam_found *r, const char *name, const char *id, const char *ifname)
 {
-	struct release_ctx *r = data;
-
 	if (strcmp(id, r->id))
-		return 0;
+		return;
 	if (!strcmp(ifname, r->ifname) && r->n_exact < RELEASE_MAX)
-		r->exact[r->n_exact++] = addr;
+		strcpy(r->exact[r->n_exact++], name);
 	else if (!*ifname && r->n_legacy < RELEASE_MAX)
-		r->legacy[r->n_legacy++] = addr;
+		strcpy(r->legacy[r->n_legacy++], name);
+}
+
+static int release_cb4(uint32_t addr, const char *id, const char *ifname, void *data)
+{
+	char name[IP4_ADDR_STRLEN];
+
+	ip4_format_addr(addr, name);
+	release_note(data, name, id, ifname);
 	return 0;
+}
+
+static int release_cb6(const struct in6_addr *addr, const char *id, const char *ifname, void *data)
+{
+	char name[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, addr, name, sizeof(name));
+	release_note(data, name, id, ifname);
+	return 0;
+}
+
+int ipam_release_find(struct ipam *st, const char *id, const char *ifname, struct ipam_found **out)
+{
+	struct walk_cbs w = {release_cb4, release_cb6, NULL};
+	struct ipam_found *r;
+	int ret;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->id = id;
+	r->ifname = ifname;
+	w.data = r;
+	ret = walk(st, &w);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+unsigned ipam_release_count(const struct ipam_found *r)
+{
+	return r->n_exact ? r->n_exact : r->n_legacy;
+}
+
+int ipam_release_found(struct ipam *st, struct ipam_found *r, unsigned *released)
+{
+	char(*list)[INET6_ADDRSTRLEN] = r->n_exact ? r->exact : r->legacy;
+	unsigned n = ipam_release_count(r);
+	int ret = 0;
+
+	*released = 0;
+	for (unsigned i = 0; !ret && i < n; i++) {
+		/* Owner checked again: found before the lock was held. */
+		ret = release_name(st, list[i], r->id, r->n_exact ? r->ifname : "");
+		if (ret == -ENOENT)
+			ret = 0;
+		else if (!ret)
+			(*released)++;
+	}
+	return ret;
 }
 
 int ipam_release(struct ipam *st, const char *id, const char *ifname, unsigned *released)
 {
-	struct release_ctx r = {.id = id, .ifname = ifname};
-	uint32_t *list;
-	unsigned n, i;
+	struct ipam_found *r;
 	int ret;
 
 	*released = 0;
-	ret = ipam_walk(st, release_cb, &r);
+	ret = ipam_release_find(st, id, ifname, &r);
 	if (ret)
 		return ret;
-	list = r.n_exact ? r.exact : r.legacy;
-	n = r.n_exact ? r.n_exact : r.n_legacy;
-	for (i = 0; i < n; i++) {
-		ret = ipam_drop(st, list[i]);
-		if (ret)
-			return ret;
-		(*released)++;
-	}
+	ret = ipam_release_found(st, r, released);
+	free(r);
+	return ret;
+}
+
+static int count_cb4(uint32_t addr, const char *id, const char *ifname, void *data)
+{
+	(*(unsigned *)data)++;
 	return 0;
 }
 
-static int count_cb(uint32_t addr, const char *id, const char *ifname, void *data)
+static int count_cb6(const struct in6_addr *addr, const char *id, const char *ifname, void *data)
 {
 	(*(unsigned *)data)++;
 	return 0;
@@ -350,6 +609,16 @@ static int count_cb(uint32_t addr, const char *id, const char *ifname, void *dat
 
 int ipam_count(struct ipam *st, unsigned *n)
 {
+	struct walk_cbs w = {.cb4 = count_cb4, .data = n};
+
 	*n = 0;
-	return ipam_walk(st, count_cb, n);
+	return walk(st, &w);
+}
+
+int ipam_count6(struct ipam *st, unsigned *n)
+{
+	struct walk_cbs w = {.cb6 = count_cb6, .data = n};
+
+	*n = 0;
+	return walk(st, &w);
 }

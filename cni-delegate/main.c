@@ -91,8 +91,11 @@ static int read_subnet(const struct cni_req *req, struct subnet_env *env, struct
 		return cni_fail(e, CNI_ERR_CONFIG, err, "malformed %s", req->subnet_file);
 	if (ret)
 		return cni_fail(e, CNI_ERR_INTERNAL, err, "reading %s", req->subnet_file);
-	if (env->subnet.prefix > 30)
+	if (!env->v6_only && env->subnet.prefix > 30)
 		return cni_fail(e, CNI_ERR_CONFIG, NULL, "subnet in %s is smaller than a /30",
+				req->subnet_file);
+	if (env->has_v6 && env->subnet6.len > 126)
+		return cni_fail(e, CNI_ERR_CONFIG, NULL, "IPv6 subnet in %s is smaller than a /126",
 				req->subnet_file);
 	return 0;
 }
@@ -123,6 +126,77 @@ static void fill_spec(const struct cni_req *req, struct attach_spec *sp, char *v
 	sp->netns_fd = -1;
 }
 
+/* The pod's gateways and networks from subnet.env, per family. */
+static void fill_nets(const struct subnet_env *env, struct attach_spec *sp)
+{
+	struct ip4_net sub = ip4_net_canonical(&env->subnet);
+
+	sp->v6_only = env->v6_only;
+	if (!env->v6_only) {
+		sp->gateway = sub.addr + 1;
+		sp->addr.prefix = sub.prefix;
+		sp->overlay = env->network;
+	}
+	sp->has_v6 = env->has_v6;
+	if (env->has_v6) {
+		struct ip6_net sub6 = ip6_net_canonical(&env->subnet6);
+		struct ip6_net net6 = ip6_net_canonical(&env->network6);
+
+		sp->gateway6 = sub6.addr;
+		sp->gateway6.s6_addr[15]++; /* a /126 or wider: no carry */
+		sp->prefix6 = sub6.len;
+		sp->overlay6 = net6.addr;
+		sp->overlay6_prefix = net6.len;
+	}
+}
+
+static int full_fail(struct cni_err *e, const struct attach_spec *sp, bool v6)
+{
+	char s[IP6_NET_STRLEN];
+
+	if (v6) {
+		struct ip6_net n = {sp->gateway6, sp->prefix6};
+
+		n = ip6_net_canonical(&n);
+		ip6_format_net(&n, s);
+	} else {
+		struct ip4_net n =
+			ip4_net_canonical(&(struct ip4_net){sp->gateway, sp->addr.prefix});
+
+		ip4_format_net(&n, s);
+	}
+	return cni_fail(e, CNI_ERR_TRY_LATER, NULL, "no free address left in %s", s);
+}
+
+/* One address per family under one lock hold, all or nothing. */
+static int reserve_all(struct cni_req *req, struct ipam *st, struct attach_spec *sp,
+		       struct cni_err *e)
+{
+	struct ipam_ranges r = {.has_v4 = !sp->v6_only,
+				.has_v6 = sp->has_v6,
+				.sub4 = {sp->gateway, sp->addr.prefix},
+				.gw4 = sp->gateway,
+				.gw6 = sp->gateway6,
+				.prefix6 = sp->prefix6};
+	int ret;
+
+	r.sub4 = ip4_net_canonical(&r.sub4);
+	ret = ipam_open(st, req->data_dir, req->name, true);
+	if (!ret)
+		ret = ipam_lock(st, LOCK_TIMEOUT_MS);
+	if (ret)
+		return store_fail(e, ret, "opening the address store", req);
+	ret = ipam_reserve_all(st, &r, req->container_id, req->ifname);
+	ipam_unlock(st);
+	if (ret == -ENOSPC)
+		return full_fail(e, sp, r.failed_v6);
+	if (ret)
+		return store_fail(e, ret, "reserving an address", req);
+	sp->addr.addr = r.addr4;
+	sp->addr6 = r.addr6;
+	return 0;
+}
+
 static int cmd_add(struct cni_req *req, struct cni_err *e)
 {
 	char veth[IFNAMSIZ], alias[CNI_MAX_ID + IFNAMSIZ + 8];
@@ -130,40 +204,15 @@ static int cmd_add(struct cni_req *req, struct cni_err *e)
 	struct attach_macs macs;
 	struct subnet_env env;
 	struct ipam st = {-1, -1};
-	struct ip4_net sub;
-	uint32_t addr;
 	int ret;
 
 	fill_spec(req, &sp, veth, alias, sizeof(alias));
 	if (open_pod_netns(req, &sp.netns_fd, e) || read_subnet(req, &env, e))
 		goto err;
-	sub = ip4_net_canonical(&env.subnet);
-	sp.gateway = sub.addr + 1;
 	sp.mtu = req->mtu ? req->mtu : env.mtu;
-	sp.overlay = env.network;
-
-	ret = ipam_open(&st, req->data_dir, req->name, true);
-	if (!ret)
-		ret = ipam_lock(&st, LOCK_TIMEOUT_MS);
-	if (ret) {
-		store_fail(e, ret, "opening the address store", req);
+	fill_nets(&env, &sp);
+	if (reserve_all(req, &st, &sp, e))
 		goto err;
-	}
-	ret = ipam_reserve(&st, &sub, sp.gateway, req->container_id, req->ifname, &addr);
-	ipam_unlock(&st);
-	if (ret == -ENOSPC) {
-		char s[IP4_NET_STRLEN];
-
-		ip4_format_net(&sub, s);
-		cni_fail(e, CNI_ERR_TRY_LATER, NULL, "no free address left in %s", s);
-		goto err;
-	}
-	if (ret) {
-		store_fail(e, ret, "reserving an address", req);
-		goto err;
-	}
-	sp.addr.addr = addr;
-	sp.addr.prefix = sub.prefix;
 
 	if (attach_add(&sp, &macs, e))
 		goto err_release;
@@ -178,10 +227,13 @@ static int cmd_add(struct cni_req *req, struct cni_err *e)
 	return 0;
 
 err_release:
-	/* Undo the reservation; if the lock is out of reach the id-keyed
-	 * DEL the runtime sends after a failed ADD still frees it. */
+	/* Undo the reservations; if the lock is out of reach the id-keyed
+	 * DEL the runtime sends after a failed ADD still frees them. */
 	if (ipam_lock(&st, LOCK_TIMEOUT_MS) == 0) {
-		ipam_release_addr(&st, addr, req->container_id, req->ifname);
+		if (!sp.v6_only)
+			ipam_release_addr(&st, sp.addr.addr, req->container_id, req->ifname);
+		if (sp.has_v6)
+			ipam_release_addr6(&st, &sp.addr6, req->container_id, req->ifname);
 		ipam_unlock(&st);
 	}
 err:
@@ -196,6 +248,7 @@ static int cmd_del(struct cni_req *req, struct cni_err *e)
 	char veth[IFNAMSIZ], alias[CNI_MAX_ID + IFNAMSIZ + 8];
 	struct attach_spec sp = {0};
 	struct ipam st = {-1, -1};
+	struct ipam_found *found = NULL;
 	unsigned released;
 	int ret;
 
@@ -207,10 +260,15 @@ static int cmd_del(struct cni_req *req, struct cni_err *e)
 	ret = ipam_open(&st, req->data_dir, req->name, false);
 	if (ret == -ENOENT)
 		return 0;
+	/* The walk reads every reservation: done before taking the lock, so
+	 * many DELs at once do not queue behind each other's reads. */
 	if (!ret)
+		ret = ipam_release_find(&st, req->container_id, req->ifname, &found);
+	if (!ret && ipam_release_count(found))
 		ret = ipam_lock(&st, LOCK_TIMEOUT_MS);
-	if (!ret)
-		ret = ipam_release(&st, req->container_id, req->ifname, &released);
+	if (!ret && ipam_release_count(found))
+		ret = ipam_release_found(&st, found, &released);
+	free(found);
 	ipam_close(&st);
 	if (ret)
 		return store_fail(e, ret, "releasing the address", req);
@@ -219,7 +277,7 @@ static int cmd_del(struct cni_req *req, struct cni_err *e)
 
 static int cmd_check(struct cni_req *req, struct cni_err *e)
 {
-	char veth[IFNAMSIZ], alias[CNI_MAX_ID + IFNAMSIZ + 8], a[IP4_NET_STRLEN];
+	char veth[IFNAMSIZ], alias[CNI_MAX_ID + IFNAMSIZ + 8], a[IP6_NET_STRLEN];
 	struct attach_spec sp = {0};
 	struct ipam st = {-1, -1};
 	struct prev_result prev;
@@ -234,11 +292,24 @@ static int cmd_check(struct cni_req *req, struct cni_err *e)
 		return -1;
 	sp.addr = prev.addr;
 	sp.gateway = prev.gateway;
+	sp.v6_only = !prev.has_v4;
+	sp.has_v6 = prev.has_v6;
+	sp.addr6 = prev.addr6.addr;
+	sp.prefix6 = prev.addr6.len;
 	if (attach_check(&sp, prev.routes, prev.n_routes, e))
 		goto out;
-	ip4_format_net(&prev.addr, a);
+	if (prev.has_v4)
+		ip4_format_net(&prev.addr, a);
+	else
+		ip6_format_net(&prev.addr6, a);
 	if (ipam_open(&st, req->data_dir, req->name, false) ||
-	    !ipam_owns(&st, prev.addr.addr, req->container_id, req->ifname)) {
+	    (prev.has_v4 && !ipam_owns(&st, prev.addr.addr, req->container_id, req->ifname))) {
+		cni_fail(e, CNI_ERR_INTERNAL, NULL,
+			 "address %s is not reserved for this attachment", a);
+		goto out;
+	}
+	if (prev.has_v6 && !ipam_owns6(&st, &prev.addr6.addr, req->container_id, req->ifname)) {
+		ip6_format_net(&prev.addr6, a);
 		cni_fail(e, CNI_ERR_INTERNAL, NULL,
 			 "address %s is not reserved for this attachment", a);
 		goto out;
@@ -273,20 +344,46 @@ struct gc_store {
 	size_t n, cap;
 };
 
+struct gc_store6 {
+	json_t *list;
+	struct ipam *st;
+	int err;
+};
+
+/* Only reservations that name an attachment the way ADD writes them are
+ * provably one; anything else in the store is left alone. An empty one is
+ * an ADD killed between creating and writing it (GC holds the store lock:
+ * no ADD is writing now), so it goes too. */
+static bool gc_stale(const char *id, const char *ifname, json_t *list)
+{
+	if (!*id && !*ifname)
+		return true;
+	if (!cni_valid_id(id) || (*ifname && !cni_valid_ifname(ifname)))
+		return false;
+	return !gc_keep(id, ifname, list);
+}
+
+/* IPv6 reservations go at once: unlinking what readdir already returned
+ * is safe, and the IPv4 list below keeps its shape. */
+static int gc_store6_cb(const struct in6_addr *addr, const char *id, const char *ifname, void *data)
+{
+	struct gc_store6 *g = data;
+	int ret;
+
+	if (!gc_stale(id, ifname, g->list))
+		return 0;
+	ret = ipam_drop6(g->st, addr);
+	if (ret && !g->err)
+		g->err = ret;
+	return 0;
+}
+
 static int gc_store_cb(uint32_t addr, const char *id, const char *ifname, void *data)
 {
 	struct gc_store *g = data;
 
-	/* Only reservations that name an attachment the way ADD writes them
-	 * are provably one; anything else in the store is left alone. An
-	 * empty one is an ADD killed between creating and writing it (GC
-	 * holds the store lock: no ADD is writing now), so it goes too. */
-	if (*id || *ifname) {
-		if (!cni_valid_id(id) || (*ifname && !cni_valid_ifname(ifname)))
-			return 0;
-		if (gc_keep(id, ifname, g->list))
-			return 0;
-	}
+	if (!gc_stale(id, ifname, g->list))
+		return 0;
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 64;
 		uint32_t *d = realloc(g->drop, cap * sizeof(*d));
@@ -328,6 +425,13 @@ static int cmd_gc(struct cni_req *req, struct cni_err *e)
 		if (r && !failed)
 			failed = store_fail(e, r, "releasing a stale address", req);
 	}
+	if (!ret) {
+		struct gc_store6 g6 = {req->valid_attach, &st, 0};
+
+		ret = ipam_walk6(&st, gc_store6_cb, &g6);
+		if (g6.err && !failed)
+			failed = store_fail(e, g6.err, "releasing a stale IPv6 address", req);
+	}
 	if (ret && !failed)
 		failed = store_fail(e, ret, "walking the address store", req);
 out:
@@ -335,6 +439,18 @@ out:
 	free(g->drop);
 	free(g);
 	return failed;
+}
+
+/* Only a small IPv6 subnet can fill up: network, gateway and the rest. */
+static bool v6_full(struct ipam *st, const struct subnet_env *env)
+{
+	unsigned used;
+
+	if (env->subnet6.len > 126)
+		return true;
+	if (env->subnet6.len < 100 || ipam_count6(st, &used))
+		return false;
+	return used >= (1u << (128 - env->subnet6.len)) - 2;
 }
 
 static int cmd_status(struct cni_req *req, struct cni_err *e)
@@ -352,8 +468,10 @@ static int cmd_status(struct cni_req *req, struct cni_err *e)
 				"%s %s: weftd has not set up this node", req->subnet_file,
 				ret == -ENOENT ? "missing" : "unusable");
 	sub = ip4_net_canonical(&env.subnet);
-	if (ipam_open(&st, req->data_dir, req->name, false) == 0 && ipam_count(&st, &used) == 0 &&
-	    sub.prefix <= 30 && used >= ip4_net_size(&sub) - 3) {
+	if (ipam_open(&st, req->data_dir, req->name, false) == 0 &&
+	    ((!env.v6_only && ipam_count(&st, &used) == 0 && sub.prefix <= 30 &&
+	      used >= ip4_net_size(&sub) - 3) ||
+	     (env.has_v6 && v6_full(&st, &env)))) {
 		ipam_close(&st);
 		return cni_fail(e, CNI_ERR_NOT_AVAILABLE, NULL,
 				"no free address left in the subnet");

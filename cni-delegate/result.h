@@ -7,6 +7,7 @@
 
 #include "cni-delegate/attach.h"
 #include "cni-delegate/cni.h"
+#include "common/ip6.h"
 
 /* The ADD result on stdout. 0 or -errno. */
 int result_print_add(const struct cni_req *req, const struct attach_spec *sp,
@@ -19,14 +20,17 @@ void result_print_version(const char *requested);
 #define RESULT_MAX_ROUTES 16
 
 struct prev_result {
-	struct ip4_net addr; /* the pod interface's IPv4 address */
-	uint32_t gateway;    /* 0 when absent */
+	bool has_v4, has_v6;
+	struct ip4_net addr;  /* the pod interface's IPv4 address */
+	uint32_t gateway;     /* 0 when absent */
+	struct ip6_net addr6; /* its IPv6 address */
 	struct attach_route routes[RESULT_MAX_ROUTES];
 	unsigned n_routes;
 };
 
-/* Finds the IPv4 address on interface `ifname` (sandbox side) and the IPv4
- * routes. -1 with e filled when the result lacks them or is malformed. */
+/* Finds the first IPv4 and the first IPv6 address on interface `ifname`
+ * (sandbox side) and the routes of both families. -1 with e filled when the
+ * result has neither address or is malformed. */
 int result_parse_prev(json_t *prev, const char *ifname, struct prev_result *out, struct cni_err *e);
 
 #endif

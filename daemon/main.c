@@ -136,7 +136,8 @@ static bool previous_subnet(const char *path, struct ip4_net *out)
 	struct subnet_env env;
 	char err[128];
 
-	if (subnetenv_read(path, &env, err, sizeof(err)) < 0)
+	/* An IPv6-only file names no IPv4 subnet to prefer. */
+	if (subnetenv_read(path, &env, err, sizeof(err)) < 0 || env.v6_only)
 		return false;
 	*out = ip4_net_canonical(&env.subnet);
 	return true;

@@ -1,9 +1,11 @@
 /* The floor for the CNI benchmark: only the kernel work of a pod attach,
  * straight libmnl, no config, no store, no result.
- *   cni_floor add BRIDGE HOSTVETH NETNS-PATH ADDR/LEN GATEWAY
+ *   cni_floor add BRIDGE HOSTVETH NETNS-PATH ADDR/LEN GATEWAY [ADDR6/LEN GATEWAY6]
  *   cni_floor del HOSTVETH
  * add: veth with its peer "eth0" created inside NETNS, host end on BRIDGE
- * and up; inside NETNS: eth0 up, the address, a default route. */
+ * and up; inside NETNS: eth0 up, the address, a default route. With the
+ * IPv6 pair (dual stack) also: accept_dad=0 for eth0 before it comes up,
+ * the IPv6 address (NODAD) and an IPv6 default route. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,8 +65,49 @@ static struct nlmsghdr *link_msg(uint16_t type, uint16_t flags, int index)
 	return nlh;
 }
 
+/* The IPv6 half inside the pod: address without DAD, default route. */
+static int add6(struct mnl_socket *nl, unsigned idx, const char *cidr, const char *gw)
+{
+	struct in6_addr a, g;
+	struct ifaddrmsg *ifa;
+	struct rtmsg *rtm;
+	struct nlmsghdr *nlh;
+	char addr[64], *slash;
+
+	snprintf(addr, sizeof(addr), "%s", cidr);
+	slash = strchr(addr, '/');
+	if (!slash)
+		return 7;
+	*slash = '\0';
+	if (inet_pton(AF_INET6, addr, &a) != 1 || inet_pton(AF_INET6, gw, &g) != 1)
+		return 7;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_prefixlen = atoi(slash + 1);
+	ifa->ifa_flags = IFA_F_NODAD;
+	ifa->ifa_index = idx;
+	mnl_attr_put(nlh, IFA_LOCAL, 16, &a);
+	mnl_attr_put(nlh, IFA_ADDRESS, 16, &a);
+	if (talk(nl, nlh))
+		return 8;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET6;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_GATEWAY, 16, &g);
+	mnl_attr_put_u32(nlh, RTA_OIF, idx);
+	return talk(nl, nlh) ? 9 : 0;
+}
+
 static int add(const char *bridge, const char *veth, const char *ns, const char *cidr,
-	       const char *gw)
+	       const char *gw, const char *cidr6, const char *gw6)
 {
 	struct nlattr *info, *data, *peer;
 	struct mnl_socket *nl;
@@ -107,6 +150,13 @@ static int add(const char *bridge, const char *veth, const char *ns, const char 
 
 	if (setns(fd, CLONE_NEWNET) < 0)
 		return 3;
+	if (cidr6) {
+		int sfd = open("/proc/sys/net/ipv6/conf/eth0/accept_dad", O_WRONLY | O_CLOEXEC);
+
+		if (sfd < 0 || write(sfd, "0", 1) != 1)
+			return 10;
+		close(sfd);
+	}
 	nl = open_nl();
 	idx = if_nametoindex("eth0");
 	nlh = link_msg(RTM_NEWLINK, 0, idx);
@@ -139,6 +189,8 @@ static int add(const char *bridge, const char *veth, const char *ns, const char 
 	mnl_attr_put_u32(nlh, RTA_OIF, idx);
 	if (talk(nl, nlh))
 		return 6;
+	if (cidr6 && add6(nl, idx, cidr6, gw6))
+		return 8;
 	mnl_socket_close(nl);
 	return 0;
 }
@@ -158,9 +210,12 @@ static int del(const char *veth)
 int main(int argc, char **argv)
 {
 	if (argc == 7 && !strcmp(argv[1], "add"))
-		return add(argv[2], argv[3], argv[4], argv[5], argv[6]);
+		return add(argv[2], argv[3], argv[4], argv[5], argv[6], NULL, NULL);
+	if (argc == 9 && !strcmp(argv[1], "add"))
+		return add(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], argv[8]);
 	if (argc == 3 && !strcmp(argv[1], "del"))
 		return del(argv[2]);
-	fprintf(stderr, "usage: %s add BRIDGE VETH NETNS ADDR/LEN GW | del VETH\n", argv[0]);
+	fprintf(stderr, "usage: %s add BRIDGE VETH NETNS ADDR/LEN GW [ADDR6/LEN GW6] | del VETH\n",
+		argv[0]);
 	return 64;
 }

@@ -287,15 +287,43 @@ static void test_prev_result(void **state)
 	assert_int_equal(p.addr.addr, 0x0af40307);
 	assert_int_equal(p.addr.prefix, 24);
 	assert_int_equal(p.gateway, 0x0af40301);
-	assert_int_equal(p.n_routes, 2);
+	assert_true(p.has_v4);
+	/* Both families: the IPv6 address and route are kept too. */
+	assert_true(p.has_v6);
+	assert_int_equal(p.addr6.len, 64);
+	assert_int_equal(p.addr6.addr.s6_addr[0], 0xfd);
+	assert_int_equal(p.addr6.addr.s6_addr[15], 2);
+	assert_int_equal(p.n_routes, 3);
+	assert_false(p.routes[0].v6);
 	assert_int_equal(p.routes[0].dst.prefix, 0);
 	assert_int_equal(p.routes[0].gw, 0x0af40301);
-	assert_int_equal(p.routes[1].dst.addr, 0x0af40000);
-	assert_int_equal(p.routes[1].gw, 0);
+	assert_true(p.routes[1].v6);
+	assert_int_equal(p.routes[1].len6, 0);
+	assert_false(p.routes[1].has_gw6);
+	assert_int_equal(p.routes[2].dst.addr, 0x0af40000);
+	assert_int_equal(p.routes[2].gw, 0);
 	assert_int_equal(result_parse_prev(j, "net1", &p, &e), 0);
 	assert_int_equal(p.addr.addr, 0x0a090005);
+	assert_false(p.has_v6);
 	assert_int_equal(result_parse_prev(j, "eth9", &p, &e), -1);
 	assert_int_equal(e.code, CNI_ERR_CONFIG);
+	json_decref(j);
+
+	/* IPv6 only (0.4.0 shape, with "version"); a bad IPv6 gateway is an error. */
+	j = json_loads("{\"ips\":[{\"version\":\"6\",\"address\":\"fd00:10:244:3::5/64\","
+		       "\"gateway\":\"fd00:10:244:3::1\"}],\"routes\":[{\"dst\":\"::/0\","
+		       "\"gw\":\"fd00:10:244:3::1\"}]}",
+		       0, NULL);
+	assert_int_equal(result_parse_prev(j, "eth0", &p, &e), 0);
+	assert_false(p.has_v4);
+	assert_true(p.has_v6);
+	assert_int_equal(p.n_routes, 1);
+	assert_true(p.routes[0].has_gw6);
+	assert_int_equal(p.routes[0].gw6.s6_addr[15], 1);
+	json_decref(j);
+	j = json_loads("{\"ips\":[{\"address\":\"fd00::5/64\",\"gateway\":\"fd00::1::\"}]}", 0,
+		       NULL);
+	assert_int_equal(result_parse_prev(j, "eth0", &p, &e), -1);
 	json_decref(j);
 
 	j = json_loads("{\"ips\":{}}", 0, NULL);

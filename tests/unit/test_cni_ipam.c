@@ -262,6 +262,130 @@ static void test_planted_files(void **state)
 	assert_int_equal(sb.st_nlink, 1);
 }
 
+static struct in6_addr ip6(const char *s)
+{
+	struct in6_addr a;
+
+	assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
+	return a;
+}
+
+static void assert_ip6(const struct in6_addr *a, const char *want)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, a, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static struct ipam_ranges dual(const char *gw6, uint8_t prefix6)
+{
+	struct ipam_ranges r = {.has_v4 = true, .has_v6 = true, .prefix6 = prefix6};
+
+	r.sub4 = (struct ip4_net){ip("10.5.0.0"), 24};
+	r.gw4 = ip("10.5.0.1");
+	r.gw6 = ip6(gw6);
+	return r;
+}
+
+/* Two ranges: host-local's files, one cursor per range, release by owner. */
+static void test_two_ranges(void **state)
+{
+	struct ipam_ranges r = dual("fd00:5::1", 64);
+	struct ipam_found *f;
+	struct ipam st;
+	char buf[128];
+	unsigned n;
+
+	assert_int_equal(ipam_open(&st, dir, "dual", true), 0);
+	assert_int_equal(ipam_lock(&st, 1000), 0);
+	assert_int_equal(ipam_reserve_all(&st, &r, "a", "eth0"), 0);
+	assert_int_equal(r.addr4, ip("10.5.0.2"));
+	assert_ip6(&r.addr6, "fd00:5::2");
+	assert_int_equal(ipam_reserve_all(&st, &r, "b", "eth0"), 0);
+	assert_ip6(&r.addr6, "fd00:5::3");
+	read_file("dual", "fd00:5::3", buf, sizeof(buf));
+	assert_string_equal(buf, "b\r\neth0");
+	read_file("dual", "last_reserved_ip.0", buf, sizeof(buf));
+	assert_string_equal(buf, "10.5.0.3");
+	read_file("dual", "last_reserved_ip.1", buf, sizeof(buf));
+	assert_string_equal(buf, "fd00:5::3");
+	assert_true(ipam_owns6(&st, &r.addr6, "b", "eth0"));
+	assert_false(ipam_owns6(&st, &r.addr6, "a", "eth0"));
+	assert_int_equal(ipam_count(&st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ipam_count6(&st, &n), 0);
+	assert_int_equal(n, 2);
+
+	/* A non-canonical spelling is not a reservation of ours. */
+	write_new(st.dirfd, "FD00:5::9", "b\r\neth0", O_EXCL);
+	assert_int_equal(ipam_count6(&st, &n), 0);
+	assert_int_equal(n, 2);
+
+	/* DEL's two steps: found without the lock, dropped under it. */
+	assert_int_equal(ipam_release_find(&st, "a", "eth0", &f), 0);
+	assert_int_equal(ipam_release_count(f), 2);
+	assert_int_equal(ipam_release_found(&st, f, &n), 0);
+	assert_int_equal(n, 2);
+	free(f);
+	assert_int_equal(ipam_release(&st, "b", "eth0", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ipam_count6(&st, &n), 0);
+	assert_int_equal(n, 0);
+	/* Round robin goes on after the cursor in each range. */
+	assert_int_equal(ipam_reserve_all(&st, &r, "c", "eth0"), 0);
+	assert_int_equal(r.addr4, ip("10.5.0.4"));
+	assert_ip6(&r.addr6, "fd00:5::4");
+	ipam_close(&st);
+}
+
+/* All or nothing: a full IPv6 range leaves no IPv4 reservation and the
+ * IPv4 cursor where it was; IPv6 alone uses range 0. */
+static void test_all_or_nothing(void **state)
+{
+	struct ipam_ranges r = dual("fd00:6::1", 126);
+	struct ipam st;
+	char buf[128];
+	unsigned n;
+
+	assert_int_equal(ipam_open(&st, dir, "aon", true), 0);
+	assert_int_equal(ipam_lock(&st, 1000), 0);
+	/* A /126: the gateway ::1, then ::2 and ::3. */
+	assert_int_equal(ipam_reserve_all(&st, &r, "a", "eth0"), 0);
+	assert_int_equal(ipam_reserve_all(&st, &r, "b", "eth0"), 0);
+	assert_ip6(&r.addr6, "fd00:6::3");
+	assert_int_equal(ipam_reserve_all(&st, &r, "c", "eth0"), -ENOSPC);
+	assert_true(r.failed_v6);
+	assert_false(ipam_owns(&st, ip("10.5.0.4"), "c", "eth0"));
+	assert_int_equal(ipam_count(&st, &n), 0);
+	assert_int_equal(n, 2);
+	read_file("aon", "last_reserved_ip.0", buf, sizeof(buf));
+	assert_string_equal(buf, "10.5.0.3");
+	/* A full IPv4 range fails first, with nothing of IPv6 taken. */
+	r = dual("fd00:6:1::1", 64);
+	r.sub4 = (struct ip4_net){ip("10.5.0.0"), 30};
+	assert_int_equal(ipam_reserve_all(&st, &r, "d", "eth0"), -ENOSPC);
+	assert_false(r.failed_v6);
+	assert_int_equal(ipam_count6(&st, &n), 0);
+	assert_int_equal(n, 2);
+	ipam_close(&st);
+	/* No cursor before: none after a failed ADD either. */
+	assert_int_equal(ipam_open(&st, dir, "aon2", true), 0);
+	assert_int_equal(ipam_lock(&st, 1000), 0);
+	r = dual("fd00:6::1", 127);
+	assert_int_equal(ipam_reserve_all(&st, &r, "e", "eth0"), -ENOSPC);
+	assert_int_equal(ipam_count(&st, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(faccessat(st.dirfd, "last_reserved_ip.0", F_OK, 0), -1);
+	/* IPv6 only: its cursor is range 0. */
+	r.has_v4 = false;
+	r.prefix6 = 64;
+	assert_int_equal(ipam_reserve_all(&st, &r, "f", "eth0"), 0);
+	read_file("aon2", "last_reserved_ip.0", buf, sizeof(buf));
+	assert_string_equal(buf, "fd00:6::2");
+	ipam_close(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_release_rules),
 		cmocka_unit_test(test_lock_timeout),
 		cmocka_unit_test(test_planted_files),
+		cmocka_unit_test(test_two_ranges),
+		cmocka_unit_test(test_all_or_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -90,7 +90,7 @@ static void test_parse(void **state)
 	parse_ok(buf, &env);
 	check_sample(&env);
 
-	/* flanneld's dual-stack file: the IPv6 lines are ignored. */
+	/* flanneld's dual-stack file: the IPv4 half as before. */
 	parse_ok("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n"
 		 "FLANNEL_IPV6_NETWORK=2001:cafe:42::/56\nFLANNEL_IPV6_SUBNET=2001:cafe:42::1/64\n"
 		 "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
@@ -173,10 +173,6 @@ static void test_parse_errors(void **state)
 		"FLANNEL_MTU is missing");
 	parse_bad("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\n",
 		  "FLANNEL_IPMASQ is missing");
-	/* IPv6-only files are not for weft. */
-	parse_bad("FLANNEL_IPV6_NETWORK=2001:cafe:42::/56\nFLANNEL_IPV6_SUBNET=2001:cafe:42::1/64\n"
-		  "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
-		  "FLANNEL_NETWORK is missing");
 	parse_bad("FLANNEL_NETWORK=10.244.0.0\n",
 		  "FLANNEL_NETWORK: not a valid IPv4 CIDR: '10.244.0.0'");
 	parse_bad("FLANNEL_NETWORK=fc00::/48\n", "FLANNEL_NETWORK: not a valid IPv4 CIDR");
@@ -260,6 +256,111 @@ static unsigned count_entries(const char *dir)
 	}
 	closedir(d);
 	return n;
+}
+
+static const char dual_env[] = "FLANNEL_NETWORK=10.244.0.0/16\n"
+			       "FLANNEL_SUBNET=10.244.3.1/24\n"
+			       "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\n"
+			       "FLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\n"
+			       "FLANNEL_MTU=1450\n"
+			       "FLANNEL_IPMASQ=true\n";
+static const char v6_env[] = "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\n"
+			     "FLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\n"
+			     "FLANNEL_MTU=1430\n"
+			     "FLANNEL_IPMASQ=false\n";
+
+static void check_v6(const struct subnet_env *env)
+{
+	char a[IP6_NET_STRLEN], b[IP6_NET_STRLEN];
+
+	assert_true(env->has_v6);
+	ip6_format_net(&env->network6, a);
+	ip6_format_net(&env->subnet6, b);
+	assert_string_equal(a, "fd00:10:244::/56");
+	assert_string_equal(b, "fd00:10:244:3::1/64");
+}
+
+static void test_dual_stack(void **state)
+{
+	struct subnet_env env;
+	char buf[512];
+
+	/* Parse, then format back to the very bytes flannel writes. */
+	parse_ok(dual_env, &env);
+	check_sample(&env);
+	check_v6(&env);
+	assert_false(env.v6_only);
+	assert_int_equal(subnetenv_format(&env, buf, sizeof(buf)), strlen(dual_env));
+	assert_string_equal(buf, dual_env);
+	assert_int_equal(subnetenv_format(&env, buf, strlen(dual_env)), -ENOSPC);
+
+	/* IPv6-only: only the IPv6 lines plus MTU and IPMASQ. */
+	parse_ok(v6_env, &env);
+	check_v6(&env);
+	assert_true(env.v6_only);
+	assert_int_equal(env.mtu, 1430);
+	assert_int_equal(subnetenv_format(&env, buf, sizeof(buf)), strlen(v6_env));
+	assert_string_equal(buf, v6_env);
+
+	/* IPv4-only files say nothing of IPv6. */
+	parse_ok(flannel_env, &env);
+	assert_false(env.has_v6);
+	assert_false(env.v6_only);
+
+	/* Comma list and a non-canonical spelling: the first IPv6 entry,
+	 * written back canonical. */
+	parse_ok("FLANNEL_IPV6_NETWORK=10.244.0.0/16, FD00:10:244:0::/56\n"
+		 "FLANNEL_IPV6_SUBNET=fd00:10:244:3:0:0:0:1/64\nFLANNEL_MTU=1430\n"
+		 "FLANNEL_IPMASQ=false\n",
+		 &env);
+	check_v6(&env);
+	assert_int_equal(subnetenv_format(&env, buf, sizeof(buf)), strlen(v6_env));
+	assert_string_equal(buf, v6_env);
+
+	/* Longest addresses still fit the writer's buffer. */
+	assert_int_equal(ip6_parse_net("ffff:ffff:ffff:ffff:ffff:ffff:ffff:0/112", &env.network6),
+			 0);
+	env.subnet6 = env.network6;
+	env.has_v6 = true;
+	env.v6_only = false;
+	env.network = (struct ip4_net){A(255, 255, 255, 0), 24};
+	env.subnet = env.network;
+	env.mtu = 65535;
+	assert_true(subnetenv_format(&env, buf, sizeof(buf)) > 0);
+	parse_ok(buf, &env);
+}
+
+static void test_dual_stack_errors(void **state)
+{
+	parse_bad("FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+		  "FLANNEL_IPV6_SUBNET is missing");
+	parse_bad("FLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1450\n"
+		  "FLANNEL_IPMASQ=true\n",
+		  "FLANNEL_IPV6_NETWORK is missing");
+	/* Half a family is refused even when the other is whole. */
+	parse_bad(
+		"FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\n"
+		"FLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+		"FLANNEL_SUBNET is missing");
+	parse_bad(
+		"FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n"
+		"FLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+		"FLANNEL_IPV6_NETWORK is missing");
+	parse_bad("FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:245:3::1/64\n"
+		  "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+		  "not inside FLANNEL_IPV6_NETWORK");
+	parse_bad("FLANNEL_IPV6_NETWORK=10.244.0.0/16\nFLANNEL_IPV6_SUBNET=fd00::1/64\n"
+		  "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+		  "FLANNEL_IPV6_NETWORK: not a valid IPv6 CIDR");
+	parse_bad("FLANNEL_IPV6_NETWORK=fd00::/8\nFLANNEL_IPV6_SUBNET=fd00::1/129\n"
+		  "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+		  "FLANNEL_IPV6_SUBNET: not a valid IPv6 CIDR");
+	parse_bad("FLANNEL_IPV6_NETWORK=fd00::/8\nFLANNEL_IPV6_SUBNET=fd00::1%eth0/64\n"
+		  "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+		  "FLANNEL_IPV6_SUBNET: not a valid IPv6 CIDR");
+	parse_bad("FLANNEL_IPV6_NETWORK\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n", "no value");
+	/* Only IPMASQ and MTU: no family at all. */
+	parse_bad("FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n", "FLANNEL_NETWORK is missing");
 }
 
 static void test_write_read(void **state)
@@ -413,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_dual_stack),
+		cmocka_unit_test(test_dual_stack_errors),
 		cmocka_unit_test_setup_teardown(test_write_read, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_read_errors, setup_dir, teardown_dir),
