@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/health.h"
-#include "daemon/loop.h"
+#include "common/loop.h"
 #include "subnet/leasemgr.h"
 #include "subnet/vtep.h"
 

@@ -23,7 +23,7 @@
 #include "common/util.h"
 #include "daemon/cnifiles.h"
 #include "daemon/dataplane.h"
-#include "daemon/loop.h"
+#include "common/loop.h"
 #include "daemon/options.h"
 #include "subnet/etcd.h"
 #include "subnet/leasemgr.h"

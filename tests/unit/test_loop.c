@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "../../daemon/loop.c"
+#include "../../common/loop.c"
 
 struct ctx {
 	struct loop *l;
