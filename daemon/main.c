@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -343,17 +342,6 @@ static void on_fatal(void *data, int err, const char *why)
 
 /* ------------------------------------------------------------- plumbing */
 
-static void on_etcd_fd(void *data, int fd, uint32_t events)
-{
-	struct weftd *d = data;
-	int ret = etcd_client_dispatch(d->etcd);
-
-	if (ret < 0) {
-		log_err("etcd client failed: %s", strerror(-ret));
-		loop_stop(d->loop, 1);
-	}
-}
-
 static void on_signal(void *data, int signo)
 {
 	struct weftd *d = data;
@@ -461,7 +449,7 @@ static int lease_plane_new(struct weftd *d)
 	int ret;
 
 	lc.has_prev_subnet = previous_subnet(o->subnet_file, &lc.prev_subnet);
-	ret = etcd_client_new(&ec, &d->etcd);
+	ret = etcd_client_new(d->loop, &ec, &d->etcd);
 	if (ret < 0) {
 		log_err("cannot create the etcd client: %s", strerror(-ret));
 		return ret;
@@ -513,8 +501,6 @@ static int data_plane_start(struct weftd *d)
 	if (ret >= 0)
 		ret = loop_add_timer(d->loop, write_subnet_env, d, &d->t_subnet_env);
 	if (ret >= 0)
-		ret = loop_add_fd(d->loop, etcd_client_fd(d->etcd), EPOLLIN, on_etcd_fd, d);
-	if (ret >= 0)
 		ret = leasemgr_start(d->lm);
 	if (ret < 0)
 		log_err("cannot start: %s", strerror(-ret));
@@ -545,13 +531,11 @@ static int run(struct weftd *d)
 	if (ret < 0)
 		log_err("event loop failed: %s", strerror(-ret));
 out:
-	/* Manager first: it owns timers of the client. No dispatch in between. */
+	/* Manager first: its timers and watch use the client. */
 	leasemgr_free(d->lm);
 	dp_free(d->dp);
 	cnifiles_free(d->cni);
 	loop_timer_free(d->t_subnet_env);
-	if (d->etcd)
-		loop_del_fd(d->loop, etcd_client_fd(d->etcd));
 	etcd_client_free(d->etcd);
 	loop_free(d->loop);
 	return ret == 0 ? 0 : 1;

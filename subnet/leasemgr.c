@@ -73,7 +73,7 @@ void lm_log_etcd_error(struct leasemgr *m, const char *what, const struct etcd_r
 static void keepalive_arm(struct leasemgr *m, uint64_t delay_ms)
 {
 	if (m->held && !m->reservation && m->lease_id)
-		etcd_timer_arm(m->t_keepalive, delay_ms);
+		loop_timer_arm(m->t_keepalive, delay_ms, 0);
 }
 
 /* TTL/3, but at least every few minutes: a keepalive that times out is
@@ -95,7 +95,7 @@ static void lose_own(struct leasemgr *m, bool prefer_same)
 	m->held = false;
 	m->reservation = false;
 	m->tried_adopt = false;
-	etcd_timer_disarm(m->t_keepalive);
+	loop_timer_disarm(m->t_keepalive);
 	m->have_prefer = prefer_same;
 	m->prefer = old;
 	if (m->ops.on_lease_lost)
@@ -119,7 +119,7 @@ static void became_held(struct leasemgr *m, const struct ip4_net *sn, int64_t mo
 	m->acquire_fail = 0;
 	m->ka_fail = 0;
 	m->acquisitions++;
-	etcd_timer_disarm(m->t_acquire);
+	loop_timer_disarm(m->t_acquire);
 	if (lease)
 		m->expiry_ms = realtime_ms() + (uint64_t)m->lease_ttl * 1000;
 	else
@@ -139,7 +139,7 @@ static void became_held(struct leasemgr *m, const struct ip4_net *sn, int64_t mo
 static void acquire_retry(struct leasemgr *m, uint64_t delay_ms)
 {
 	m->acquiring = false;
-	etcd_timer_arm(m->t_acquire, delay_ms);
+	loop_timer_arm(m->t_acquire, delay_ms, 0);
 }
 
 static void acquire_failed(struct leasemgr *m, const char *what, const struct etcd_response *r)
@@ -473,7 +473,7 @@ void lm_acquire(struct leasemgr *m)
 {
 	if (!m->have_nc || !m->synced || m->held || m->acquiring)
 		return;
-	etcd_timer_disarm(m->t_acquire);
+	loop_timer_disarm(m->t_acquire);
 	acquire_step(m);
 }
 
@@ -552,10 +552,10 @@ int leasemgr_new(struct etcd_client *c, const struct leasemgr_config *cfg,
 	}
 	m->have_prefer = cfg->has_prev_subnet;
 	m->prefer = cfg->prev_subnet;
-	if ((ret = etcd_timer_new(c, lm_config_start, m, &m->t_config)) < 0 ||
-	    (ret = etcd_timer_new(c, lm_sync_fire, m, &m->t_sync)) < 0 ||
-	    (ret = etcd_timer_new(c, acquire_fire, m, &m->t_acquire)) < 0 ||
-	    (ret = etcd_timer_new(c, keepalive_fire, m, &m->t_keepalive)) < 0 ||
+	if ((ret = loop_add_timer(etcd_client_loop(c), lm_config_start, m, &m->t_config)) < 0 ||
+	    (ret = loop_add_timer(etcd_client_loop(c), lm_sync_fire, m, &m->t_sync)) < 0 ||
+	    (ret = loop_add_timer(etcd_client_loop(c), acquire_fire, m, &m->t_acquire)) < 0 ||
+	    (ret = loop_add_timer(etcd_client_loop(c), keepalive_fire, m, &m->t_keepalive)) < 0 ||
 	    (ret = etcd_list_new(c, m->subnets_key, lm_on_list_page, lm_on_list_done, m,
 				 &m->lister)) < 0)
 		goto err;
@@ -573,9 +573,9 @@ int leasemgr_start(struct leasemgr *m)
 
 	m->stale_since_ms = now_ms();
 	/* Config and listing do not depend on each other: one round trip. */
-	ret = etcd_timer_arm(m->t_config, 0);
+	ret = loop_timer_arm(m->t_config, 0, 0);
 	if (!ret)
-		ret = etcd_timer_arm(m->t_sync, 0);
+		ret = loop_timer_arm(m->t_sync, 0, 0);
 	return ret;
 }
 
@@ -584,10 +584,10 @@ void leasemgr_free(struct leasemgr *m)
 	if (!m)
 		return;
 	etcd_watch_cancel(m->watch);
-	etcd_timer_free(m->t_config);
-	etcd_timer_free(m->t_sync);
-	etcd_timer_free(m->t_acquire);
-	etcd_timer_free(m->t_keepalive);
+	loop_timer_free(m->t_config);
+	loop_timer_free(m->t_sync);
+	loop_timer_free(m->t_acquire);
+	loop_timer_free(m->t_keepalive);
 	etcd_list_free(m->lister);
 	lm_map_clear(m);
 	free(m->map);

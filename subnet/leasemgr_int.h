@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "common/log.h"
+#include "common/loop.h"
 #include "subnet/etcd.h"
 #include "subnet/etcd_list.h"
 #include "subnet/leasemgr.h"
@@ -70,7 +71,7 @@ struct leasemgr {
 	uint64_t stale_since_ms, created_ms, list_ms; /* CLOCK_MONOTONIC */
 	uint64_t relists, watch_oversize;
 
-	struct etcd_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
+	struct loop_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
 
 	bool held, reservation;
 	struct ip4_net own;

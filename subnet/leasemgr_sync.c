@@ -26,7 +26,7 @@
 
 static void config_retry(struct leasemgr *m)
 {
-	etcd_timer_arm(m->t_config, etcd_backoff_ms(m->config_fail++, 500, 5000, rnd32()));
+	loop_timer_arm(m->t_config, etcd_backoff_ms(m->config_fail++, 500, 5000, rnd32()), 0);
 }
 
 static void config_loaded(struct leasemgr *m, const char *json)
@@ -115,7 +115,7 @@ void lm_config_start(void *data)
 
 void lm_sync_retry(struct leasemgr *m, uint64_t delay_ms)
 {
-	etcd_timer_arm(m->t_sync, delay_ms);
+	loop_timer_arm(m->t_sync, delay_ms, 0);
 }
 
 /* The peer view may lag etcd from now on (kept from the first break of a
