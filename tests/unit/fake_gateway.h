@@ -38,7 +38,7 @@ struct fake_gateway {
 	struct fg_conn conns[FG_CONNS];
 };
 
-static void fg_close(struct fake_gateway *g, struct fg_conn *k)
+static inline void fg_close(struct fake_gateway *g, struct fg_conn *k)
 {
 	loop_del_fd(g->l, k->fd);
 	close(k->fd);
@@ -47,7 +47,7 @@ static void fg_close(struct fake_gateway *g, struct fg_conn *k)
 }
 
 /* A whole request is in: headers plus Content-Length bytes of body. */
-static const char *fg_body(const struct fg_conn *k, size_t *total)
+static inline const char *fg_body(const struct fg_conn *k, size_t *total)
 {
 	const char *end = memmem(k->buf, k->len, "\r\n\r\n", 4);
 	const char *cl;
@@ -64,7 +64,7 @@ static const char *fg_body(const struct fg_conn *k, size_t *total)
 	return end + 4;
 }
 
-static void fg_answer(struct fake_gateway *g, struct fg_conn *k)
+static inline void fg_answer(struct fake_gateway *g, struct fg_conn *k)
 {
 	char head[128];
 	const char *body;
@@ -92,7 +92,7 @@ static void fg_answer(struct fake_gateway *g, struct fg_conn *k)
 	}
 }
 
-static void fg_on_conn(void *data, int fd, uint32_t events)
+static inline void fg_on_conn(void *data, int fd, uint32_t events)
 {
 	struct fake_gateway *g = data;
 	struct fg_conn *k = NULL;
@@ -113,7 +113,7 @@ static void fg_on_conn(void *data, int fd, uint32_t events)
 	fg_answer(g, k);
 }
 
-static void fg_on_accept(void *data, int fd, uint32_t events)
+static inline void fg_on_accept(void *data, int fd, uint32_t events)
 {
 	struct fake_gateway *g = data;
 	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -133,7 +133,7 @@ static void fg_on_accept(void *data, int fd, uint32_t events)
 }
 
 /* Listens on 127.0.0.1 (any port); g->url is the endpoint to use. */
-static int fake_gateway_listen(struct fake_gateway *g, struct loop *l)
+static inline int fake_gateway_listen(struct fake_gateway *g, struct loop *l)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
@@ -149,8 +149,8 @@ static int fake_gateway_listen(struct fake_gateway *g, struct loop *l)
 	return 0;
 }
 
-static int fake_gateway_start(struct fake_gateway *g, struct loop *l, const char *const *answers,
-			      size_t n_answers)
+static inline int fake_gateway_start(struct fake_gateway *g, struct loop *l,
+				     const char *const *answers, size_t n_answers)
 {
 	g->answers = answers;
 	g->n_answers = n_answers;
@@ -160,12 +160,12 @@ static int fake_gateway_start(struct fake_gateway *g, struct loop *l, const char
 }
 
 /* Takes connections (the kernel's backlog) and never answers. */
-static int fake_gateway_silent(struct fake_gateway *g, struct loop *l)
+static inline int fake_gateway_silent(struct fake_gateway *g, struct loop *l)
 {
 	return fake_gateway_listen(g, l);
 }
 
-static void fake_gateway_stop(struct fake_gateway *g)
+static inline void fake_gateway_stop(struct fake_gateway *g)
 {
 	for (int i = 0; i < FG_CONNS; i++)
 		if (g->conns[i].fd >= 0)
@@ -182,7 +182,7 @@ struct fg_pump {
 	uint64_t end;
 };
 
-static void fg_pump_tick(void *data)
+static inline void fg_pump_tick(void *data)
 {
 	struct fg_pump *p = data;
 
@@ -190,7 +190,7 @@ static void fg_pump_tick(void *data)
 		loop_stop(p->l, 0);
 }
 
-static int loop_pump(struct loop *l, const int *cond, int want, int max_ms)
+static inline int loop_pump(struct loop *l, const int *cond, int want, int max_ms)
 {
 	struct fg_pump p = {.l = l, .cond = cond, .want = want, .end = now_ms() + (uint64_t)max_ms};
 	struct loop_timer *t;
