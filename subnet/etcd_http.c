@@ -84,6 +84,13 @@ static int sock_watch(struct etcd_client *c, curl_socket_t s, uint32_t events, s
 		loop_del_fd(c->loop, s);
 		return loop_add_fd(c->loop, s, events, on_sock_ready, c);
 	}
+	/* An fd number libcurl closed without a REMOVE, now reused. */
+	for (sk = c->socks; sk; sk = sk->next) {
+		if (sk->fd == s) {
+			sock_forget(c, sk);
+			break;
+		}
+	}
 	sk = calloc(1, sizeof(*sk));
 	if (!sk)
 		return -ENOMEM;
