@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/conflist.h"
-#include "daemon/loop.h"
+#include "common/loop.h"
 
 #define PLUGIN_NAME	 "weft"
 #define PLUGIN_MAX	 (256u << 20)

@@ -9,7 +9,7 @@
 #include "backend/nft.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/loop.h"
+#include "common/loop.h"
 
 #define RECONCILE_PERIOD_MS   10000
 #define RECONCILE_DEBOUNCE_MS 20

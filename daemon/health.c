@@ -14,7 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "common/util.h"
-#include "daemon/loop.h"
+#include "common/loop.h"
 
 /* Limits (docs/operations.md). The endpoint must keep answering the
  * kubelet's probes whatever other clients do: each address holds at most

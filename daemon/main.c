@@ -7,13 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/cnifiles.h"
-#include "daemon/loop.h"
+#include "common/loop.h"
 #include "daemon/node.h"
 #include "daemon/options.h"
 #include "daemon/underlay.h"
@@ -40,17 +39,6 @@ struct weftd {
 };
 
 /* ------------------------------------------------------------- plumbing */
-
-static void on_etcd_fd(void *data, int fd, uint32_t events)
-{
-	struct weftd *d = data;
-	int ret = etcd_client_dispatch(d->etcd);
-
-	if (ret < 0) {
-		log_err("etcd client failed: %s", strerror(-ret));
-		loop_stop(d->loop, 1);
-	}
-}
 
 static void on_signal(void *data, int signo)
 {
@@ -167,7 +155,7 @@ static int lease_plane_new(struct weftd *d)
 	int ret;
 
 	lc.has_prev_subnet = previous_subnet(o->subnet_file, &lc.prev_subnet);
-	ret = etcd_client_new(&ec, &d->etcd);
+	ret = etcd_client_new(d->loop, &ec, &d->etcd);
 	if (ret < 0) {
 		log_err("cannot create the etcd client: %s", strerror(-ret));
 		return ret;
@@ -218,9 +206,7 @@ static int node_start(struct weftd *d)
 	ret = lease_plane_new(d);
 	if (ret < 0)
 		return ret;
-	ret = loop_add_fd(d->loop, etcd_client_fd(d->etcd), EPOLLIN, on_etcd_fd, d);
-	if (ret >= 0)
-		ret = leasemgr_start(d->lm);
+	ret = leasemgr_start(d->lm);
 	if (ret < 0)
 		log_err("cannot start: %s", strerror(-ret));
 	return ret;
@@ -248,12 +234,10 @@ static int run(struct weftd *d)
 	if (ret < 0)
 		log_err("event loop failed: %s", strerror(-ret));
 out:
-	/* Manager first: it owns timers of the client. No dispatch in between. */
+	/* Manager first: its timers and watch use the client. */
 	leasemgr_free(d->lm);
 	node_free(d->node);
 	cnifiles_free(d->cni);
-	if (d->etcd)
-		loop_del_fd(d->loop, etcd_client_fd(d->etcd));
 	etcd_client_free(d->etcd);
 	loop_free(d->loop);
 	return ret == 0 ? 0 : 1;

@@ -13,7 +13,7 @@
 #include "daemon/cnifiles.h"
 #include "daemon/dataplane.h"
 #include "daemon/health.h"
-#include "daemon/loop.h"
+#include "common/loop.h"
 #include "daemon/metrics.h"
 #include "daemon/underlay.h"
 #include "subnet/subnetenv.h"

@@ -1,11 +1,11 @@
 /* etcd v3 gateway transport: the curl multi glue, the request queue, auth,
  * endpoint failover and dispatch.
  *
- * libcurl's sockets and timeout plus the client's own timers live in one
- * inner epoll set; the embedder polls its fd. Events are taken one at a time
- * so a callback may free any source without leaving stale pointers behind.
- * Callbacks never run inside libcurl callbacks: the write callbacks only
- * buffer, and results are delivered after curl_multi_socket_action returns.
+ * libcurl's sockets are fds of the client's event loop and its timeout is
+ * one loop timer; the loop's rule that a removed source is never called
+ * again lets any callback free anything. Callbacks never run inside
+ * libcurl callbacks: the write callbacks only buffer, and results are
+ * delivered after curl_multi_socket_action returns.
  */
 #include "subnet/etcd_http_int.h"
 
@@ -16,9 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "common/loop.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -35,42 +34,95 @@ void __attribute__((format(printf, 3, 4))) etcd_msgf(char *dst, size_t n, const 
 
 /* ------------------------------------------------------------- curl glue */
 
+static void process_done(struct etcd_client *c);
+
+static void on_sock_ready(void *data, int fd, uint32_t events)
+{
+	struct etcd_client *c = data;
+	int what = 0, running;
+
+	if (events & EPOLLIN)
+		what |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		what |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		what |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(c->multi, fd, what, &running);
+	process_done(c);
+}
+
+static void on_curl_timeout(void *data)
+{
+	struct etcd_client *c = data;
+	int running;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	process_done(c);
+}
+
+static void sock_forget(struct etcd_client *c, struct etcd_sock *sk)
+{
+	for (struct etcd_sock **pp = &c->socks; *pp; pp = &(*pp)->next) {
+		if (*pp == sk) {
+			*pp = sk->next;
+			break;
+		}
+	}
+	loop_del_fd(c->loop, sk->fd);
+	free(sk);
+}
+
+static int sock_watch(struct etcd_client *c, curl_socket_t s, uint32_t events, struct etcd_sock *sk)
+{
+	int ret;
+
+	if (sk) {
+		ret = loop_mod_fd(c->loop, s, events);
+		if (ret != -ENOENT)
+			return ret;
+		/* The fd was closed and reused behind libcurl's back. */
+		loop_del_fd(c->loop, s);
+		return loop_add_fd(c->loop, s, events, on_sock_ready, c);
+	}
+	/* An fd number libcurl closed without a REMOVE, now reused. */
+	for (sk = c->socks; sk; sk = sk->next) {
+		if (sk->fd == s) {
+			sock_forget(c, sk);
+			break;
+		}
+	}
+	sk = calloc(1, sizeof(*sk));
+	if (!sk)
+		return -ENOMEM;
+	sk->fd = s;
+	ret = loop_add_fd(c->loop, s, events, on_sock_ready, c);
+	if (ret < 0) {
+		free(sk);
+		return ret;
+	}
+	sk->next = c->socks;
+	c->socks = sk;
+	curl_multi_assign(c->multi, s, sk);
+	return 0;
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct etcd_client *c = userp;
-	struct src *src = socketp;
-	struct epoll_event ev = {0};
+	uint32_t events = 0;
 
 	if (what == CURL_POLL_REMOVE) {
-		if (src) {
-			epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL);
+		if (socketp) {
 			curl_multi_assign(c->multi, s, NULL);
-			free(src);
+			sock_forget(c, socketp);
 		}
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
-		ev.events |= EPOLLIN;
+		events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
-		ev.events |= EPOLLOUT;
-	if (!src) {
-		src = calloc(1, sizeof(*src));
-		if (!src)
-			return -1;
-		src->kind = SRC_CURL_SOCK;
-		src->fd = s;
-		ev.data.ptr = src;
-		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev) < 0) {
-			free(src);
-			return -1;
-		}
-		curl_multi_assign(c->multi, s, src);
-		return 0;
-	}
-	ev.data.ptr = src;
-	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, s, &ev) < 0 && errno == ENOENT)
-		epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev);
-	return 0;
+		events |= EPOLLOUT;
+	return sock_watch(c, s, events, socketp) < 0 ? -1 : 0;
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -78,11 +130,11 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	struct etcd_client *c = userp;
 
 	/* Only re-arm here: libcurl must not be called from this callback. */
-	if (timeout_ms < 0)
-		etcd_timerfd_disarm(c->curl_timer.fd);
-	else
-		etcd_timerfd_arm_ms(c->curl_timer.fd, (uint64_t)timeout_ms);
-	return 0;
+	if (timeout_ms < 0) {
+		loop_timer_disarm(c->curl_timer);
+		return 0;
+	}
+	return loop_timer_arm(c->curl_timer, (uint64_t)timeout_ms, 0) < 0 ? -1 : 0;
 }
 
 static size_t on_req_data(char *ptr, size_t size, size_t nmemb, void *userp)
@@ -441,55 +493,6 @@ static void process_done(struct etcd_client *c)
 	}
 }
 
-int etcd_client_dispatch(struct etcd_client *c)
-{
-	struct epoll_event ev;
-	int running;
-
-	for (int i = 0; i < 256; i++) {
-		struct src *src;
-		int n = epoll_wait(c->epfd, &ev, 1, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		src = ev.data.ptr;
-		if (src->kind == SRC_CURL_SOCK) {
-			int what = 0;
-
-			if (ev.events & EPOLLIN)
-				what |= CURL_CSELECT_IN;
-			if (ev.events & EPOLLOUT)
-				what |= CURL_CSELECT_OUT;
-			if (ev.events & (EPOLLERR | EPOLLHUP))
-				what |= CURL_CSELECT_ERR;
-			curl_multi_socket_action(c->multi, src->fd, what, &running);
-		} else {
-			uint64_t exp;
-
-			/* EAGAIN: already drained or re-armed meanwhile. */
-			if (read(src->fd, &exp, sizeof(exp)) != sizeof(exp))
-				continue;
-			if (src->kind == SRC_CURL_TIMER) {
-				curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0,
-							 &running);
-			} else {
-				struct etcd_timer *t = (struct etcd_timer *)src;
-
-				t->armed = false;
-				t->cb(t->data);
-			}
-		}
-		process_done(c);
-	}
-	process_done(c);
-	return 0;
-}
-
 /* ------------------------------------------------------------- lifecycle */
 
 static char *dup_opt(const char *s)
@@ -497,9 +500,8 @@ static char *dup_opt(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
-int etcd_client_new(const struct etcd_config *cfg, struct etcd_client **out)
+int etcd_client_new(struct loop *l, const struct etcd_config *cfg, struct etcd_client **out)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
 	struct etcd_client *c;
 	int ret = -ENOMEM;
 
@@ -508,9 +510,7 @@ int etcd_client_new(const struct etcd_config *cfg, struct etcd_client **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->epfd = -1;
-	c->curl_timer.fd = -1;
-	c->curl_timer.kind = SRC_CURL_TIMER;
+	c->loop = l;
 	c->timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DEF_TIMEOUT_MS;
 	c->connect_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEF_CONNECT_MS;
 	c->endpoints = calloc(cfg->n_endpoints, sizeof(*c->endpoints));
@@ -535,21 +535,10 @@ int etcd_client_new(const struct etcd_config *cfg, struct etcd_client **out)
 	if ((cfg->cafile && !c->cafile) || (cfg->certfile && !c->certfile) ||
 	    (cfg->keyfile && !c->keyfile) || (cfg->password && !c->password))
 		goto err;
-	c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (c->epfd < 0) {
-		ret = -errno;
+	ret = loop_add_timer(l, on_curl_timeout, c, &c->curl_timer);
+	if (ret < 0)
 		goto err;
-	}
-	c->curl_timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (c->curl_timer.fd < 0) {
-		ret = -errno;
-		goto err;
-	}
-	ev.data.ptr = &c->curl_timer;
-	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->curl_timer.fd, &ev) < 0) {
-		ret = -errno;
-		goto err;
-	}
+	ret = -ENOMEM;
 	c->multi = curl_multi_init();
 	if (!c->multi)
 		goto err;
@@ -585,10 +574,10 @@ void etcd_client_free(struct etcd_client *c)
 		etcd_watch_destroy(c->watches);
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
-	if (c->curl_timer.fd >= 0)
-		close(c->curl_timer.fd);
-	if (c->epfd >= 0)
-		close(c->epfd);
+	/* Sockets libcurl closed without telling: none may stay in the loop. */
+	while (c->socks)
+		sock_forget(c, c->socks);
+	loop_timer_free(c->curl_timer);
 	for (size_t i = 0; i < c->n_endpoints; i++)
 		free(c->endpoints[i]);
 	free(c->endpoints);
@@ -603,9 +592,9 @@ void etcd_client_free(struct etcd_client *c)
 	free(c);
 }
 
-int etcd_client_fd(const struct etcd_client *c)
+struct loop *etcd_client_loop(const struct etcd_client *c)
 {
-	return c->epfd;
+	return c->loop;
 }
 
 const char *etcd_client_endpoint(const struct etcd_client *c)

@@ -1,4 +1,4 @@
-/* Internals shared by the etcd transport files (etcd_http.c, etcd_timer.c,
+/* Internals shared by the etcd transport files (etcd_http.c,
  * etcd_stream.c); nothing above the transport includes this.
  */
 #ifndef WEFT_ETCD_HTTP_INT_H
@@ -12,23 +12,10 @@
 #define DEF_TIMEOUT_MS 5000L
 #define DEF_CONNECT_MS 3000L
 
-enum src_kind {
-	SRC_CURL_SOCK,
-	SRC_CURL_TIMER,
-	SRC_TIMER,
-};
-
-struct src {
-	enum src_kind kind;
+/* A libcurl socket registered in the loop (libcurl's socketp). */
+struct etcd_sock {
 	int fd;
-};
-
-struct etcd_timer {
-	struct src src; /* first: epoll data points here */
-	struct etcd_client *c;
-	etcd_timer_cb cb;
-	void *data;
-	bool armed;
+	struct etcd_sock *next;
 };
 
 struct etcd_req {
@@ -69,8 +56,9 @@ struct etcd_watch {
 };
 
 struct etcd_client {
-	int epfd;
-	struct src curl_timer;
+	struct loop *loop;
+	struct loop_timer *curl_timer;
+	struct etcd_sock *socks;
 	CURLM *multi;
 	char **endpoints;
 	size_t n_endpoints, cur_ep;
@@ -84,8 +72,6 @@ struct etcd_client {
 	struct etcd_watch *watches;
 };
 
-int etcd_timerfd_arm_ms(int fd, uint64_t ms);
-void etcd_timerfd_disarm(int fd);
 void __attribute__((format(printf, 3, 4))) etcd_msgf(char *dst, size_t n, const char *fmt, ...);
 int etcd_classify_curl(CURLcode rc);
 void etcd_rotate_endpoint(struct etcd_client *c, size_t used);

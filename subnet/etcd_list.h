@@ -41,8 +41,9 @@ struct etcd_list_stats {
 	uint64_t restarts; /* revision compacted mid-way */
 };
 
-/* Callbacks run from etcd_client_dispatch(). Free the lister only where the
- * client will not dispatch again before it is freed too, or when idle. */
+/* Callbacks run from the client's event loop. Free the lister only where
+ * the loop will not run the client again before it is freed too, or when
+ * idle. */
 int etcd_list_new(struct etcd_client *c, const char *prefix, etcd_list_page_cb page,
 		  etcd_list_done_cb done, void *data, struct etcd_list **out);
 void etcd_list_free(struct etcd_list *l);

@@ -20,7 +20,7 @@ struct etcd_client;
 struct etcd_watch;
 
 /* Watches every key under prefix from start_rev (0: from now), with
- * progress notifications. Messages arrive from etcd_client_dispatch(). */
+ * progress notifications. Messages arrive from the client's event loop. */
 int etcd_watch_prefix(struct etcd_client *c, const char *prefix, int64_t start_rev,
 		      etcd_watch_cb cb, void *data, struct etcd_watch **out);
 

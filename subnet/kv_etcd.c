@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/loop.h"
 #include "common/util.h"
 #include "subnet/etcd.h"
 #include "subnet/etcd_list.h"
@@ -96,22 +97,22 @@ static int ke_timer_new(void *ctx, kv_timer_cb cb, void *data, struct kv_timer *
 {
 	struct kv_etcd *k = ctx;
 
-	return etcd_timer_new(k->c, cb, data, (struct etcd_timer **)out);
+	return loop_add_timer(etcd_client_loop(k->c), cb, data, (struct loop_timer **)out);
 }
 
 static int ke_timer_arm(struct kv_timer *t, uint64_t delay_ms)
 {
-	return etcd_timer_arm((struct etcd_timer *)t, delay_ms);
+	return loop_timer_arm((struct loop_timer *)t, delay_ms, 0);
 }
 
 static void ke_timer_disarm(struct kv_timer *t)
 {
-	etcd_timer_disarm((struct etcd_timer *)t);
+	loop_timer_disarm((struct loop_timer *)t);
 }
 
 static void ke_timer_free(struct kv_timer *t)
 {
-	etcd_timer_free((struct etcd_timer *)t);
+	loop_timer_free((struct loop_timer *)t);
 }
 
 static uint64_t ke_now_ms(void *ctx)

@@ -17,7 +17,6 @@
 
 #include "../../daemon/cnifiles.c"
 #include "../../daemon/conflist.c"
-#include "../../daemon/loop.c"
 
 /* ------------------------------------------------------------ conflist */
 

@@ -1,6 +1,7 @@
-/* etcd client pieces that need no server: base64, prefix ranges, backoff,
+/* etcd client pieces that need no etcd: base64, prefix ranges, backoff,
  * answer parsing (shapes captured from etcd 3.4's gateway), watch stream
- * framing, timers and transport failures against a closed local port. */
+ * framing, and the client on a real event loop against a closed local port,
+ * a silent listener and a scripted gateway. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,10 +13,11 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <poll.h>
 
+#include "common/loop.h"
 #include "common/util.h"
 #include "subnet/etcd.h"
+#include "fake_gateway.h"
 
 static void test_b64_vectors(void **state)
 {
@@ -528,22 +530,23 @@ static void record(void *data, const struct etcd_response *r)
 	memcpy(o->r.message, r->message, sizeof(o->r.message));
 }
 
-static void fired(void *data)
+/* Runs the loop until cond is true or max_ms passed. */
+static void pump(struct loop *l, int *cond, int want, int max_ms)
 {
-	(*(int *)data)++;
+	assert_int_equal(loop_pump(l, cond, want, max_ms), 0);
 }
 
-/* Runs the client until cond is true or max_ms passed. */
-static void pump(struct etcd_client *c, int *cond, int want, int max_ms)
+static void client_new(const struct etcd_config *cfg, struct loop **l, struct etcd_client **c)
 {
-	uint64_t end = now_ms() + (uint64_t)max_ms;
+	assert_int_equal(loop_new(l), 0);
+	assert_int_equal(etcd_client_new(*l, cfg, c), 0);
+	assert_ptr_equal(etcd_client_loop(*c), *l);
+}
 
-	while (*cond < want && now_ms() < end) {
-		struct pollfd pfd = {.fd = etcd_client_fd(c), .events = POLLIN};
-
-		poll(&pfd, 1, 50);
-		assert_int_equal(etcd_client_dispatch(c), 0);
-	}
+static void client_free(struct loop *l, struct etcd_client *c)
+{
+	etcd_client_free(c);
+	loop_free(l);
 }
 
 static void test_client_unreachable(void **state)
@@ -553,16 +556,17 @@ static void test_client_unreachable(void **state)
 	struct etcd_config cfg = {.endpoints = eps, .n_endpoints = 2, .request_timeout_ms = 2000};
 	struct etcd_client *c;
 	struct outcome o = {0};
+	struct loop *l;
 
-	assert_int_equal(etcd_client_new(&cfg, &c), 0);
+	client_new(&cfg, &l, &c);
 	assert_int_equal(etcd_get(c, "/k", record, &o), 0);
-	pump(c, &o.calls, 1, 5000);
+	pump(l, &o.calls, 1, 5000);
 	assert_int_equal(o.calls, 1);
 	assert_int_equal(o.r.err, ETCD_ECONNECT);
 	assert_non_null(strstr(o.r.message, "127.0.0.1:9"));
 	/* Both endpoints were tried before giving up. */
 	assert_int_equal(etcd_client_requests(c), 2);
-	etcd_client_free(c);
+	client_free(l, c);
 }
 
 static void watch_closed(void *data, const struct etcd_watch_msg *msg)
@@ -582,69 +586,109 @@ static void test_client_watch_unreachable(void **state)
 	struct etcd_watch *w = NULL, *w2 = NULL;
 	struct etcd_client *c;
 	struct outcome o = {0};
+	struct loop *l;
 
-	assert_int_equal(etcd_client_new(&cfg, &c), 0);
+	client_new(&cfg, &l, &c);
 	assert_int_equal(etcd_watch_prefix(c, "/p/", 5, watch_closed, &o, &w), 0);
 	assert_non_null(w);
-	pump(c, &o.calls, 1, 5000);
+	pump(l, &o.calls, 1, 5000);
 	assert_int_equal(o.calls, 1);
 	assert_int_equal(o.r.err, ETCD_ECONNECT);
-	/* A cancelled watch never reports. */
+	/* A cancelled watch never reports; the same wait saw the first one. */
 	assert_int_equal(etcd_watch_prefix(c, "/p/", 0, watch_closed, &o, &w2), 0);
 	etcd_watch_cancel(w2);
-	pump(c, &o.calls, 2, 300);
+	pump(l, &o.calls, 2, 300);
 	assert_int_equal(o.calls, 1);
+	client_free(l, c);
+}
+
+/* A put and a watch to a server that takes the connection and never
+ * answers, run for run_ms on the loop. */
+static void pending_run(long timeout_ms, int run_ms, struct outcome *o, struct outcome *ow)
+{
+	struct fake_gateway g;
+	const char *eps[1];
+	struct etcd_config cfg = {
+		.endpoints = eps, .n_endpoints = 1, .request_timeout_ms = timeout_ms};
+	struct etcd_client *c;
+	struct etcd_watch *w;
+	struct loop *l;
+
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(fake_gateway_silent(&g, l), 0);
+	eps[0] = g.url;
+	assert_int_equal(etcd_client_new(l, &cfg, &c), 0);
+	assert_int_equal(etcd_put(c, "/k", "v", 0, record, o), 0);
+	assert_int_equal(etcd_watch_prefix(c, "/p/", 0, watch_closed, ow, &w), 0);
+	pump(l, &o->calls, 1, run_ms);
 	etcd_client_free(c);
+	/* Nothing of the client is left in the loop to call. */
+	pump(l, &ow->calls, 1, 50);
+	fake_gateway_stop(&g);
+	loop_free(l);
 }
 
 static void test_client_pending_dropped(void **state)
 {
-	/* Started but never dispatched: freeing drops them silently. */
-	const char *eps[] = {"http://192.0.2.1:2379"};
-	struct etcd_config cfg = {.endpoints = eps, .n_endpoints = 1};
-	struct etcd_client *c;
-	struct etcd_watch *w;
-	struct outcome o = {0};
+	struct outcome o = {0}, ow = {0};
 
-	assert_int_equal(etcd_client_new(&cfg, &c), 0);
-	assert_int_equal(etcd_put(c, "/k", "v", 0, record, &o), 0);
-	assert_int_equal(etcd_watch_prefix(c, "/p/", 0, watch_closed, &o, &w), 0);
-	etcd_client_free(c);
+	/* Dispatched for a while, still pending: freeing drops them silently. */
+	pending_run(0, 300, &o, &ow);
 	assert_int_equal(o.calls, 0);
+	assert_int_equal(ow.calls, 0);
 }
 
-static void test_timers(void **state)
+static void test_client_pending_timeout(void **state)
 {
-	const char *eps[] = {"http://127.0.0.1:9"};
+	struct outcome o = {0}, ow = {0};
+
+	/* The twin: the same wait sees the put end once it may time out. */
+	pending_run(100, 3000, &o, &ow);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.r.err, ETCD_ETIMEDOUT);
+	assert_int_equal(ow.calls, 0);
+}
+
+static void got_kv(void *data, const struct etcd_response *r)
+{
+	struct outcome *o = data;
+
+	o->calls++;
+	o->r.err = r->err;
+	o->r.n_kvs = r->n_kvs;
+	if (r->n_kvs == 1 && r->kvs[0].value_len < sizeof(o->r.message))
+		memcpy(o->r.message, r->kvs[0].value, r->kvs[0].value_len + 1);
+}
+
+static void test_client_answer(void **state)
+{
+	/* "/k" = "v" at revision 9 ("L2s=" and "dg==" in base64). */
+	static const char *const answers[] = {
+		"{\"header\":{\"revision\":\"9\"},\"kvs\":[{\"key\":\"L2s=\","
+		"\"value\":\"dg==\",\"mod_revision\":\"9\"}],\"count\":\"1\"}",
+	};
+	struct fake_gateway g;
+	const char *eps[1];
 	struct etcd_config cfg = {.endpoints = eps, .n_endpoints = 1};
 	struct etcd_client *c;
-	struct etcd_timer *t1, *t2;
-	int n1 = 0, n2 = 0;
-	uint64_t start;
+	struct outcome o = {0};
+	struct loop *l;
 
-	assert_int_equal(etcd_client_new(&cfg, &c), 0);
-	assert_int_equal(etcd_timer_new(c, fired, &n1, &t1), 0);
-	assert_int_equal(etcd_timer_new(c, fired, &n2, &t2), 0);
-	start = now_ms();
-	assert_int_equal(etcd_timer_arm(t1, 0), 0);
-	assert_int_equal(etcd_timer_arm(t2, 100), 0);
-	assert_true(etcd_timer_armed(t2));
-	pump(c, &n1, 1, 1000);
-	assert_int_equal(n1, 1);
-	assert_int_equal(n2, 0);
-	pump(c, &n2, 1, 1000);
-	assert_int_equal(n2, 1);
-	assert_false(etcd_timer_armed(t2));
-	assert_true(now_ms() - start >= 100);
-	/* Disarmed timers stay silent. */
-	assert_int_equal(etcd_timer_arm(t1, 20), 0);
-	etcd_timer_disarm(t1);
-	pump(c, &n1, 2, 200);
-	assert_int_equal(n1, 1);
-	etcd_timer_free(t1);
-	etcd_timer_free(t2);
-	etcd_timer_free(NULL);
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(fake_gateway_start(&g, l, answers, 1), 0);
+	eps[0] = g.url;
+	assert_int_equal(etcd_client_new(l, &cfg, &c), 0);
+	assert_int_equal(etcd_get(c, "/k", got_kv, &o), 0);
+	pump(l, &o.calls, 1, 3000);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.r.err, 0);
+	assert_int_equal(o.r.n_kvs, 1);
+	assert_string_equal(o.r.message, "v");
+	assert_int_equal(g.n_reqs, 1);
+	assert_non_null(strstr(g.bodies[0], "\"L2s=\""));
 	etcd_client_free(c);
+	fake_gateway_stop(&g);
+	loop_free(l);
 }
 
 static void test_client_config_errors(void **state)
@@ -653,11 +697,14 @@ static void test_client_config_errors(void **state)
 	struct etcd_config none = {.endpoints = eps, .n_endpoints = 0};
 	struct etcd_config half = {.endpoints = eps, .n_endpoints = 1, .username = "u"};
 	struct etcd_client *c = NULL;
+	struct loop *l;
 
-	assert_int_equal(etcd_client_new(&none, &c), -EINVAL);
-	assert_int_equal(etcd_client_new(&half, &c), -EINVAL);
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(etcd_client_new(l, &none, &c), -EINVAL);
+	assert_int_equal(etcd_client_new(l, &half, &c), -EINVAL);
 	assert_null(c);
 	etcd_client_free(NULL);
+	loop_free(l);
 }
 
 int main(void)
@@ -680,7 +727,8 @@ int main(void)
 		cmocka_unit_test(test_client_unreachable),
 		cmocka_unit_test(test_client_watch_unreachable),
 		cmocka_unit_test(test_client_pending_dropped),
-		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_client_pending_timeout),
+		cmocka_unit_test(test_client_answer),
 		cmocka_unit_test(test_client_config_errors),
 	};
 	int ret;

@@ -1,6 +1,7 @@
 /* Paginated listing: request bodies, continuation keys, page sizing and the
- * answers it relies on. The listing itself runs against a real etcd in
- * tests/integration/test_lease_big_listing.sh. */
+ * answers it relies on, and a two-page listing through the client on a real
+ * event loop against a scripted gateway. Large listings run against a real
+ * etcd in tests/integration/test_lease_big_listing.sh. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +11,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/loop.h"
 #include "subnet/etcd.h"
 #include "subnet/etcd_list.h"
+#include "fake_gateway.h"
 
 /* Decoded value of a base64 field of obj, as a string of *len bytes. */
 static char *b64_field(json_t *obj, const char *name, size_t *len)
@@ -169,6 +173,91 @@ static void test_revision_gone(void **state)
 	assert_false(etcd_list_revision_gone(&r));
 }
 
+struct listing {
+	int pages, done, n_kvs, restarts;
+	char keys[4][16];
+	int64_t rev;
+	int err;
+};
+
+static void on_list_page(void *data, const struct etcd_kv *kvs, size_t n, bool restart)
+{
+	struct listing *ls = data;
+
+	ls->pages++;
+	ls->restarts += restart;
+	for (size_t i = 0; i < n && ls->n_kvs < 4; i++)
+		snprintf(ls->keys[ls->n_kvs++], sizeof(ls->keys[0]), "%s", kvs[i].key);
+}
+
+static void on_list_done(void *data, const struct etcd_response *err, int64_t revision)
+{
+	struct listing *ls = data;
+
+	ls->done++;
+	ls->err = err ? err->err : 0;
+	ls->rev = revision;
+}
+
+/* The second page of a listing at revision 7 reads at 7, after "/p/a". */
+static void test_list_two_pages(void **state)
+{
+	/* "/p/a" "/p/b" = "x" in base64. */
+	static const char *const answers[] = {
+		"{\"header\":{\"revision\":\"7\"},\"kvs\":[{\"key\":\"L3AvYQ==\","
+		"\"value\":\"eA==\",\"mod_revision\":\"5\"}],\"more\":true,\"count\":\"2\"}",
+		"{\"header\":{\"revision\":\"9\"},\"kvs\":[{\"key\":\"L3AvYg==\","
+		"\"value\":\"eA==\",\"mod_revision\":\"6\"}],\"count\":\"1\"}",
+	};
+	struct fake_gateway g;
+	const char *eps[1];
+	struct etcd_config cfg = {.endpoints = eps, .n_endpoints = 1};
+	struct listing ls = {0};
+	struct etcd_client *c;
+	struct etcd_list *lst;
+	struct etcd_list_stats st;
+	struct loop *l;
+	json_t *body;
+	char *key;
+	size_t key_len;
+
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(fake_gateway_start(&g, l, answers, 2), 0);
+	eps[0] = g.url;
+	assert_int_equal(etcd_client_new(l, &cfg, &c), 0);
+	assert_int_equal(etcd_list_new(c, "/p/", on_list_page, on_list_done, &ls, &lst), 0);
+	assert_int_equal(etcd_list_start(lst), 0);
+	assert_true(etcd_list_running(lst));
+	assert_int_equal(etcd_list_start(lst), -EBUSY);
+	assert_int_equal(loop_pump(l, &ls.done, 1, 3000), 0);
+	assert_int_equal(ls.done, 1);
+	assert_int_equal(ls.err, 0);
+	assert_int_equal(ls.rev, 7);
+	assert_int_equal(ls.pages, 2);
+	/* Only the first page starts a listing afresh. */
+	assert_int_equal(ls.restarts, 1);
+	assert_int_equal(ls.n_kvs, 2);
+	assert_string_equal(ls.keys[0], "/p/a");
+	assert_string_equal(ls.keys[1], "/p/b");
+	assert_false(etcd_list_running(lst));
+	etcd_list_get_stats(lst, &st);
+	assert_int_equal(st.pages, 2);
+	/* What the gateway was asked the second time. */
+	assert_int_equal(g.n_reqs, 2);
+	body = json_loads(g.bodies[1], 0, NULL);
+	assert_non_null(body);
+	assert_string_equal(json_string_value(json_object_get(body, "revision")), "7");
+	key = b64_field(body, "key", &key_len);
+	assert_int_equal(key_len, 5);
+	assert_memory_equal(key, "/p/a\0", 5);
+	free(key);
+	json_decref(body);
+	etcd_list_free(lst);
+	etcd_client_free(c);
+	fake_gateway_stop(&g);
+	loop_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,7 +268,12 @@ int main(void)
 		cmocka_unit_test(test_next_limit_grows),
 		cmocka_unit_test(test_parse_more_count),
 		cmocka_unit_test(test_revision_gone),
+		cmocka_unit_test(test_list_two_pages),
 	};
+	int ret;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return ret;
 }

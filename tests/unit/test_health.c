@@ -23,7 +23,6 @@
 #include <curl/curl.h>
 
 #include "../../daemon/health.c"
-#include "../../daemon/loop.c"
 
 struct fake_state {
 	bool ready;

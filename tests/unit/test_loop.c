@@ -1,4 +1,5 @@
-/* weftd's event loop: fds, timers, signals, removal inside callbacks. */
+/* weftd's event loop: fds, timers, signals, removal inside callbacks, and
+ * the etcd client living in it (its sockets and timer in, then out). */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -11,8 +12,12 @@
 
 #include <cmocka.h>
 
+#include <curl/curl.h>
+
 #include "common/util.h"
-#include "../../daemon/loop.c"
+#include "subnet/etcd.h"
+#include "../../common/loop.c"
+#include "fake_gateway.h"
 
 struct ctx {
 	struct loop *l;
@@ -94,6 +99,101 @@ static void test_timers(void **state)
 	loop_free(c.l);
 }
 
+static void count_fire(void *data)
+{
+	struct ctx *c = data;
+
+	c->fired++;
+}
+
+static void test_timer_zero_delay(void **state)
+{
+	struct ctx c = {0};
+
+	/* A zero delay fires at once (timerfd would take 0 as "disarm"). */
+	assert_int_equal(loop_new(&c.l), 0);
+	assert_int_equal(loop_add_timer(c.l, count_fire, &c, &c.t), 0);
+	assert_int_equal(loop_timer_arm(c.t, 0, 0), 0);
+	assert_int_equal(loop_pump(c.l, &c.fired, 1, 1000), 0);
+	assert_int_equal(c.fired, 1);
+	/* One-shot: no second expiry; and a disarmed timer stays silent. */
+	assert_int_equal(loop_pump(c.l, &c.fired, 2, 100), 0);
+	assert_int_equal(c.fired, 1);
+	assert_int_equal(loop_timer_arm(c.t, 20, 0), 0);
+	loop_timer_disarm(c.t);
+	assert_int_equal(loop_pump(c.l, &c.fired, 2, 100), 0);
+	assert_int_equal(c.fired, 1);
+	loop_timer_free(c.t);
+	loop_free(c.l);
+}
+
+/* Sources other than the fake gateway's and the signalfd. */
+static int client_sources(const struct loop *l)
+{
+	int n = 0;
+
+	for (const struct source *s = l->sources; s; s = s->next)
+		if (s->cb != fg_on_conn && s->cb != fg_on_accept && s->fd != l->sigfd)
+			n++;
+	return n;
+}
+
+static void got(void *data, const struct etcd_response *r)
+{
+	int *n = data;
+
+	assert_int_equal(r->err, 0);
+	(*n)++;
+}
+
+/* A put to srv; returns the client after run_ms or once answered. */
+static struct etcd_client *put_on(struct loop *l, struct fake_gateway *srv, int *done, int run_ms)
+{
+	const char *eps[] = {srv->url};
+	struct etcd_config cfg = {.endpoints = eps, .n_endpoints = 1};
+	struct etcd_client *ec;
+
+	assert_int_equal(etcd_client_new(l, &cfg, &ec), 0);
+	/* The client's timeout timer. */
+	assert_int_equal(client_sources(l), 1);
+	assert_int_equal(etcd_put(ec, "/a", "1", 0, got, done), 0);
+	assert_int_equal(loop_pump(l, done, 1, run_ms), 0);
+	return ec;
+}
+
+static void test_etcd_client_in_loop(void **state)
+{
+	static const char *const answers[] = {"{\"header\":{\"revision\":\"3\"}}",
+					      "{\"header\":{\"revision\":\"4\"}}"};
+	struct fake_gateway silent, g;
+	struct etcd_client *ec;
+	struct loop *l;
+	int done = 0;
+
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(fake_gateway_silent(&silent, l), 0);
+	assert_int_equal(fake_gateway_start(&g, l, answers, 2), 0);
+	assert_int_equal(client_sources(l), 0);
+	/* A call in flight: its socket is a loop fd; freeing takes it out. */
+	ec = put_on(l, &silent, &done, 200);
+	assert_int_equal(done, 0);
+	assert_int_equal(client_sources(l), 2);
+	etcd_client_free(ec);
+	assert_int_equal(client_sources(l), 0);
+	/* Two answered calls on one loop shared with the server. */
+	ec = put_on(l, &g, &done, 3000);
+	assert_int_equal(done, 1);
+	assert_int_equal(etcd_put(ec, "/b", "2", 0, got, &done), 0);
+	assert_int_equal(loop_pump(l, &done, 2, 3000), 0);
+	assert_int_equal(done, 2);
+	assert_int_equal(g.n_reqs, 2);
+	etcd_client_free(ec);
+	assert_int_equal(client_sources(l), 0);
+	fake_gateway_stop(&g);
+	fake_gateway_stop(&silent);
+	loop_free(l);
+}
+
 static void on_sig(void *data, int signo)
 {
 	struct ctx *c = data;
@@ -145,9 +245,16 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fd_removed_in_batch),
 		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_timer_zero_delay),
+		cmocka_unit_test(test_etcd_client_in_loop),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_timer_frees_itself),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int ret;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return ret;
 }

@@ -1,7 +1,7 @@
 /* Event loop. A source removed while a batch of epoll events is being
  * handled is only marked dead and freed after the batch, so no callback
  * runs on freed memory. */
-#include "daemon/loop.h"
+#include "common/loop.h"
 
 #include <errno.h>
 #include <signal.h>

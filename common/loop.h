@@ -1,14 +1,14 @@
 /* weftd's one event loop: epoll over registered fds, timers (one timerfd
- * each) and a signalfd for SIGTERM/SIGINT/SIGHUP.
+ * each) and a signalfd for SIGTERM/SIGINT/SIGHUP. It owns every fd and
+ * timer of the daemon; nothing else waits.
  *
- * Other modules plug in by fd: the etcd client (its inner epoll fd carries
- * libcurl's sockets and timers), the netlink event socket, libmicrohttpd's
- * epoll fd. Callbacks may add or remove any fd or timer, including their
- * own; removal takes effect at once and a removed source is never called
- * again.
+ * Modules plug in directly: the etcd client registers libcurl's sockets and
+ * timeout here, as do the netlink event socket and libmicrohttpd's epoll fd.
+ * Callbacks may add or remove any fd or timer, including their own; removal
+ * takes effect at once and a removed source is never called again.
  */
-#ifndef WEFTD_LOOP_H
-#define WEFTD_LOOP_H
+#ifndef WEFT_LOOP_H
+#define WEFT_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
