@@ -97,7 +97,7 @@ d_metric() {
 }
 
 # d_has_peer N M: node N has exactly node M's objects (neighbour, FDB,
-# route) as DESIGN.md specifies them.
+# route) as docs/architecture.md (Kernel objects weftd owns) lists them.
 d_has_peer() {
 	local ns net base mac
 	ns=$(h_node_ns "$1")

@@ -5,7 +5,7 @@
 L_PREFIX=${H_PREFIX:-/coreos.com/network}
 declare -A L_PID
 
-# l_vtep_mac IP [VNI]: the VTEP MAC DESIGN.md derives (02 + SHA-256[0:5]).
+# l_vtep_mac IP [VNI]: the VTEP MAC docs/etcd-schema.md derives (02 + SHA-256[0:5]).
 l_vtep_mac() {
 	local ip=$1 vni=${2:-1} a b c d
 	IFS=. read -r a b c d <<<"$ip"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input table: every case exits 1 with the error code DESIGN.md names,
+# Bad input table: every case exits 1 with the error code docs/cni.md (Errors) names,
 # a message, the request's cniVersion when known, and leaves no veth, no pod
 # interface and no reservation behind.
 # labels: cni

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Three nodes: pods on every pair of nodes ping each other and move 1 MiB
-# over TCP; each node holds exactly DESIGN.md's device and one neighbour,
-# FDB entry and route per peer; /readyz is 503 before the lease and 200
+# over TCP; each node holds exactly the device docs/architecture.md lists and one
+# neighbour, FDB entry and route per peer; /readyz is 503 before the lease and 200
 # after, and systemd hears READY=1; /metrics passes promtool and its counts
 # match the kernel; the MTU of FLANNEL_MTU fits end to end and one byte more
 # is refused, not lost.

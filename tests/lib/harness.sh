@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# netns test harness: builds DESIGN.md's topology out of network namespaces.
+# netns test harness: underlay bridge, etcd, nodes and an external host, each a network namespace.
 #
 #   source "$WEFT_SRC/tests/lib/harness.sh"
 #   h_init                 # root check (exit 77 if not root), run prefix, cleanup trap
