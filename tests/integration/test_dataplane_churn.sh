@@ -11,12 +11,7 @@ source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 h_init
-h_underlay
-h_etcd_start
-for n in 1 2 3 4; do
-	h_node_add "$n"
-done
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 4
 
 for n in 1 2 3; do
 	l_start "$n"

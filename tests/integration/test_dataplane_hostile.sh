@@ -13,10 +13,7 @@ source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/fault_common.sh"
 h_init
-h_underlay
-h_etcd_start
-f_nodes 2
-h_net_config "$F_NET_CONFIG"
+h_cluster 2
 l_start 1
 l_start 2
 for n in 1 2; do

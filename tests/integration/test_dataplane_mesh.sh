@@ -11,11 +11,7 @@ source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 h_init
-h_underlay
-h_etcd_start
-for n in 1 2 3; do
-	h_node_add "$n"
-done
+h_cluster 3 ""
 
 # No network config yet: weftd waits, its endpoint answers not ready.
 l_start 1 --log-level debug
@@ -26,7 +22,7 @@ code=$(ip netns exec "$(h_node_ns 1)" curl -s -o /dev/null -w '%{http_code}' --m
 	http://127.0.0.1:9872/readyz)
 h_assert_eq 503 "$code" "/readyz before the lease"
 
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_net_config
 # Node 2 runs as under systemd (Type=notify): READY=1 must arrive.
 h_bg "$(h_node_ns 2)" "$H_TMP/notify.log" python3 -c '
 import socket, sys

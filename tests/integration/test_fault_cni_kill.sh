@@ -153,7 +153,7 @@ h_assert_eq "${#done_ids[@]}" "$(cni_store_ips | wc -l)" "reserved addresses aft
 h_assert_eq "${#done_ids[@]}" "$(veths_on_bridge | wc -l)" "veths on cni0 after DEL"
 h_assert_eq "${#done_ids[@]}" "$(cni_host_veths | wc -l)" "veths in the node after DEL"
 for i in "${killed[@]}"; do
-	ip -n "$H_RUN-k$i" link show eth0 >/dev/null 2>&1 && h_fail "pod $i keeps an eth0"
+	h_no_link "$H_RUN-k$i" eth0 "pod $i keeps an eth0"
 done
 for i in "${done_ids[@]}"; do
 	a=$(jq -r '.ips[0].address' "$H_TMP/out/$i")

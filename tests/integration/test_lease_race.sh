@@ -7,13 +7,8 @@
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init
-h_underlay
-h_etcd_start
 N=20
-for n in $(seq 1 $N); do
-	h_node_add "$n"
-done
-h_net_config '{"Network":"10.10.0.0/16","SubnetMin":"10.10.1.0","SubnetMax":"10.10.20.0","Backend":{"Type":"vxlan"}}'
+h_cluster $N '{"Network":"10.10.0.0/16","SubnetMin":"10.10.1.0","SubnetMax":"10.10.20.0","Backend":{"Type":"vxlan"}}'
 
 # Freeze etcd so every daemon's first requests wait in its backlog, then
 # release them together: all list the same empty set and pick at once.

@@ -13,10 +13,7 @@ source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/bulk_common.sh"
 h_init
-h_underlay
-h_etcd_start
-h_node_add 1
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 1
 S=$L_PREFIX/subnets
 header() {
 	ip netns exec "$H_RUN-etcd" curl -s --max-time 5 -X POST http://127.0.0.1:2379/v3/kv/range \
