@@ -2,7 +2,7 @@
 # Bad input table: every case exits 1 with the error code docs/cni.md (Errors) names,
 # a message, the request's cniVersion when known, and leaves no veth, no pod
 # interface and no reservation behind.
-# labels: cni
+# labels: cni;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup

@@ -3,7 +3,7 @@
 # gateway), results shaped like Debian's bridge + host-local for every
 # version, CHECK, DEL (idempotent, without netns, without subnet.env),
 # VERSION, STATUS and GC.
-# labels: cni
+# labels: cni;root
 # timeout: 420
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup

@@ -5,7 +5,7 @@
 # back; SIGTERM leaves them. The written conflist, run as libcni runs it,
 # gives pods on two nodes that ping each other; a template of weft alone at
 # cniVersion 1.1.0 gets STATUS and GC through the conflist.
-# labels: cni;deploy
+# labels: cni;deploy;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -6,7 +6,7 @@
 # the address back. podman and the plugins run in a mount namespace with a
 # private /var/lib/cni (libcni's result cache and the plugin's default
 # store), as if the node had its own disk.
-# labels: cni;podman
+# labels: cni;podman;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

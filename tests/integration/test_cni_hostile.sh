@@ -6,7 +6,7 @@
 # lead a write elsewhere; FIFOs in their place fail (or are skipped) at
 # once; a subnet.env with 100 KB of comments is read; a CNI_NETNS link loop
 # or FIFO gets its own error.
-# labels: cni
+# labels: cni;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

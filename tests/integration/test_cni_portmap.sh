@@ -2,7 +2,7 @@
 # Chaining: weft first, Debian's portmap second, run the way a runtime runs
 # a conflist (prevResult handed on, CHECK and DEL with the final result, DEL
 # in reverse order). A published port on the node reaches the pod's server.
-# labels: cni
+# labels: cni;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup underlay

@@ -6,7 +6,7 @@
 # once deleted, removes that peer's entries; leases with a bad PublicIP,
 # VtepMAC or VNI are not programmed; a route someone else put where a lease
 # wants one stays, and the lease is reported blocked.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

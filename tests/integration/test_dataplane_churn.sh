@@ -5,7 +5,7 @@
 # 5 s; kill -9 and restart of weftd under a 10 ms ping loses no reply and
 # leaves no duplicate; a peer deleted from etcd while weftd was down is
 # pruned at restart.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -6,7 +6,7 @@
 # peer keeps its entries, nothing of the hostile keys is left, and the
 # rejections are counted in /metrics. Pods are wired by the weft plugin,
 # called as a runtime calls it.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

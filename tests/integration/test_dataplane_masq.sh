@@ -3,7 +3,7 @@
 # pod-to-pod traffic keeps pod addresses (seen by the receiving pod);
 # traffic carrying kube-proxy's mark is left alone; the table is weft's own,
 # reads naturally and outlives weftd.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

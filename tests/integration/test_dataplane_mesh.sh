@@ -5,7 +5,7 @@
 # after, and systemd hears READY=1; /metrics passes promtool and its counts
 # match the kernel; the MTU of FLANNEL_MTU fits end to end and one byte more
 # is refused, not lost.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

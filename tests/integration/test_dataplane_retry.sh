@@ -4,7 +4,7 @@
 # free the device comes up with its peers, subnet.env follows and /readyz
 # turns 200. Without --ip-masq no weft table
 # exists; a leftover one from an earlier --ip-masq run is removed.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

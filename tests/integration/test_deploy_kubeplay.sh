@@ -22,7 +22,7 @@
 # subnet, conflist kept while no weftd runs. Uninstall as docs/operations.md
 # says: nothing of weft left on the node.
 # Skipped (exit 77, with the reason) where podman cannot run.
-# labels: deploy;podman;image
+# labels: deploy;podman;image;root;etcd;npm
 # timeout: 1500
 : "${WEFT_SRC:?}"
 source "$WEFT_SRC/tests/lib/harness.sh"

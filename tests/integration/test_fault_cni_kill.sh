@@ -9,7 +9,7 @@
 # finished attachments, the bridge exactly their veths, no pod of a killed
 # ADD keeps an interface. Killed ids can be added again, and a GC with
 # an empty list leaves the store and the bridge empty.
-# labels: fault;cni
+# labels: fault;cni;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup

@@ -5,7 +5,7 @@
 # etcd lease by keepalive (30 s TTL, so a daemon that did not renew would
 # lose it), keeps its subnet and subnet.env without re-acquiring, and its
 # peer watch works again (a lease written afterwards reaches every node).
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -6,7 +6,7 @@
 # written after the kill reaches both nodes, and 10 ms pings between the
 # pods in both directions lose nothing. With F_MEMBER_FAULT=partition
 # (test_fault_etcd_partition.sh) the member is cut off instead of killed.
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

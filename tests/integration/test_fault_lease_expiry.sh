@@ -5,7 +5,7 @@
 # keeps exactly its one other peer), while pods on nodes 1 and 2 keep
 # pinging each other every 10 ms without a loss. Restarted, node 3 gets its old subnet back (from its
 # subnet.env) and the peers program it again.
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -5,7 +5,7 @@
 # a ring every 10 ms throughout: no reply is lost. The CNI files weftd owns
 # are neither removed by the exit nor rewritten by the new weftd, which
 # keeps them from then on.
-# labels: fault;cni
+# labels: fault;cni;root;etcd
 # timeout: 240
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

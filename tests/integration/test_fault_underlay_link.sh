@@ -6,7 +6,7 @@
 # same lease, its VXLAN device is up, every node holds exactly its peers'
 # entries, and node 2's etcd watch is alive: a peer lease written after
 # the outage is programmed there.
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -4,7 +4,7 @@
 # every node comes back with the same subnet on the same etcd lease (reused,
 # not acquired anew), subnet.env is unchanged and the kernel holds exactly
 # one set of entries per peer.
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The harness itself: etcd and 3 nodes on the underlay, etcdctl from every
 # node reaches etcd, and a run that fails half-way leaves nothing behind.
-# labels: harness
+# labels: harness;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init

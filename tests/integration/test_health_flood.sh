@@ -6,7 +6,7 @@
 # does) must get 200 within 1 s every time: first with 200 such clients,
 # then with more than the endpoint's connection limit. One address alone
 # holds no more than the per-client limit.
-# labels: health
+# labels: health;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -2,7 +2,7 @@
 # The allocator and stray reservations: a node holding a live lease keeps
 # it at restart even when a reservation carries its PublicIP; after
 # SubnetLen changes, no node draws a subnet inside a lease of the old length.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 120
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

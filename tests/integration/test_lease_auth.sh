@@ -2,7 +2,7 @@
 # etcd with authentication (user, role limited to the prefix): weftd logs in
 # with --etcd-username/--etcd-password-file, renews an expired token by
 # itself, and exits with a clear message on a wrong password.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

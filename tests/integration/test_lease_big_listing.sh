@@ -4,7 +4,7 @@
 # page at one revision, skips the junk, programs both peers and becomes
 # ready. A single value larger than a whole page is skipped, not retried. A
 # compaction past the listing's revision half-way restarts the listing.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

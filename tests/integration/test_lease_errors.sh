@@ -4,7 +4,7 @@
 # malformed config and unreachable endpoints are logged and retried, and the
 # daemon carries on once they are fixed. Also: --net-config-file is written
 # only when <prefix>/config is absent, and a dead first endpoint fails over.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

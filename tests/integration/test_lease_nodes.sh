@@ -2,7 +2,7 @@
 # Three nodes lease three distinct /24s; etcdctl shows flannel's exact value
 # bytes; each subnet.env matches its lease; a restart after SIGTERM and after
 # kill -9 keeps the subnet and VtepMAC and rewrites nothing in etcd.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

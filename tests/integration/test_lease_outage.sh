@@ -5,7 +5,7 @@
 # history compacted past its watch revision: when it comes back it re-lists
 # (as after any break; resuming from its old revision would fail anyway)
 # and reports both changes. Node 2 sees them too.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -4,7 +4,7 @@
 # times out, which makes weftd drop the watch and reconnect, so once the
 # link is back a lease added meanwhile shows up within seconds, not after
 # TCP keepalive or the stream's low-speed limit.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

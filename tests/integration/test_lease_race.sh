@@ -2,7 +2,7 @@
 # 20 daemons start at once against a config that leaves exactly 20 subnets:
 # their create-if-absent txns collide, the losers retry with other subnets,
 # and all 20 end up with distinct leases; none exits.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

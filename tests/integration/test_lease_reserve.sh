@@ -3,7 +3,7 @@
 # subnets. A reservation put with etcdctl (no lease) goes to the node with
 # that PublicIP and never gets a TTL; a fourth node finds nothing free, says
 # so clearly, keeps running and gets the subnet released by another node.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -6,7 +6,7 @@
 # programs the one written after the restore. While it cannot reach etcd
 # for longer than 20 s, /readyz says the peer view is not in sync, and it
 # is ready again once it is.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -12,7 +12,7 @@
 # authentication: the API server's certificate (Common Name
 # kube-apiserver-etcd-client) is a password-less user with the root role and
 # keeps full access; kubeadm's healthcheck certificate reaches nothing.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

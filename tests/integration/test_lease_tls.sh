@@ -3,7 +3,7 @@
 # weftd works with the right CA, cert and key; with a CA that did not sign
 # etcd's certificate it exits with a clear TLS error instead of retrying; a
 # missing file is refused before any traffic.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

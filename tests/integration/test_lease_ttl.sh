@@ -2,7 +2,7 @@
 # With --lease-ttl 5 the lease is renewed by keepalive alone: after 30 s the
 # key is alive on the same etcd lease, its mod_revision never moved, and the
 # peer watching it saw no update. A revoked lease is replaced, same subnet.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -8,7 +8,7 @@
 # etcd sends as one watch message: the node re-lists rather than resumes
 # into the same message again, and programs the peer.
 # More than 16 MiB end up under the prefix.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

@@ -2,7 +2,7 @@
 # etcd replaced by an empty one (data dir lost, revision back to 1): weftd
 # notices the revision going back, re-lists, and writes its lease again on
 # the same subnet, with the same value; subnet.env stays as it was.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"

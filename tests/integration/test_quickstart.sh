@@ -2,7 +2,7 @@
 # The README's first command: deploy/quickstart.sh brings up etcd, 3 nodes and
 # 6 pods, proves cross-node traffic and masquerade, is idempotent, and its
 # `down` leaves no namespace, process or file behind.
-# labels: deploy
+# labels: deploy;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init
