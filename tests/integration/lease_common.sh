@@ -70,8 +70,9 @@ l_gw() {
 # l_field KEY FIELD: a field of the key from `etcdctl get -w json` (numbers
 # come back as JSON numbers; lease IDs lose precision in jq, so only use
 # this for revisions and the presence of a lease).
+# A missing key prints "no-such-key", so "lease is 0" cannot pass on a typo.
 l_field() {
-	h_etcdctl get "$1" -w json | jq -r ".kvs[0].$2 // 0"
+	h_etcdctl get "$1" -w json | jq -r "if (.kvs // []) == [] then \"no-such-key\" else .kvs[0].$2 // 0 end"
 }
 
 # l_lease_id KEY: the etcd lease id of KEY, decimal ("" if none).
