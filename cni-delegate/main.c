@@ -12,6 +12,7 @@
 #include "cni-delegate/result.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/vec.h"
 #include "subnet/subnetenv.h"
 
 #define STDIN_MAX	(1 << 20)
@@ -19,47 +20,15 @@
 
 static int read_stdin(char **out, size_t *len)
 {
-	size_t cap = 4096, used = 0;
-	char *buf = malloc(cap);
+	int ret = fd_read_all(STDIN_FILENO, STDIN_MAX, out, len);
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (used + 1 == cap) {
-			char *nb;
-
-			if (cap >= STDIN_MAX) {
-				free(buf);
-				return -EFBIG;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(STDIN_FILENO, buf + used, cap - used - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			/* No stdin at all (closed descriptor) reads as empty. */
-			if (errno == EBADF)
-				break;
-			free(buf);
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
+	/* No stdin at all (closed descriptor) reads as empty. */
+	if (ret == -EBADF) {
+		*out = strdup("");
+		*len = 0;
+		ret = *out ? 0 : -ENOMEM;
 	}
-	buf[used] = '\0';
-	*out = buf;
-	*len = used;
-	return 0;
+	return ret;
 }
 
 static int open_pod_netns(const struct cni_req *req, int *fd, struct cni_err *e)
@@ -384,15 +353,8 @@ static int gc_store_cb(uint32_t addr, const char *id, const char *ifname, void *
 
 	if (!gc_stale(id, ifname, g->list))
 		return 0;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		uint32_t *d = realloc(g->drop, cap * sizeof(*d));
-
-		if (!d)
-			return -ENOMEM;
-		g->drop = d;
-		g->cap = cap;
-	}
+	if (VEC_RESERVE(g->drop, g->cap, g->n + 1, 64) < 0)
+		return -ENOMEM;
 	g->drop[g->n++] = addr;
 	return 0;
 }

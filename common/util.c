@@ -1,4 +1,5 @@
 #include "common/util.h"
+#include "common/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,38 +65,19 @@ int dir_make_all(const char *path)
 	return 0;
 }
 
-int file_read_all(const char *path, size_t max, char **out, size_t *len)
+int fd_read_all(int fd, size_t max, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t used = 0, cap = 0;
-	struct stat st;
-	int fd, ret;
+	int ret;
 
-	fd = file_open_regular(path, O_RDONLY);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto err_close;
-	}
-	/* Refused before reading; the loop below still stops a file that grows. */
-	if ((uint64_t)st.st_size > max) {
-		ret = -EFBIG;
-		goto err_close;
-	}
 	for (;;) {
 		ssize_t n;
 
-		if (used + 1 >= cap) {
-			char *nbuf;
-
-			cap = cap ? cap * 2 : 4096;
-			nbuf = realloc(buf, cap);
-			if (!nbuf) {
-				ret = -ENOMEM;
-				goto err_free;
-			}
-			buf = nbuf;
+		/* One byte more than max may be read: that is how EFBIG is seen. */
+		if (VEC_RESERVE(buf, cap, used + 2, 4096) < 0) {
+			ret = -ENOMEM;
+			goto err_free;
 		}
 		n = read(fd, buf + used, cap - used - 1);
 		if (n < 0) {
@@ -106,21 +88,13 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 		}
 		if (n == 0)
 			break;
-		used += n;
+		used += (size_t)n;
 		if (used > max) {
 			ret = -EFBIG;
 			goto err_free;
 		}
 	}
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf) {
-			ret = -ENOMEM;
-			goto err_close;
-		}
-	}
 	buf[used] = '\0';
-	close(fd);
 	*out = buf;
 	if (len)
 		*len = used;
@@ -128,7 +102,24 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 
 err_free:
 	free(buf);
-err_close:
+	return ret;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = file_open_regular(path, O_RDONLY);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		ret = -errno;
+	else if ((uint64_t)st.st_size > max)
+		/* Refused before reading; fd_read_all still stops a file that grows. */
+		ret = -EFBIG;
+	else
+		ret = fd_read_all(fd, max, out, len);
 	close(fd);
 	return ret;
 }

@@ -18,6 +18,9 @@ int file_open_regular(const char *path, int flags);
 /* mkdir -p with mode 0755: every missing directory of path. 0 or -errno. */
 int dir_make_all(const char *path);
 
+/* Read fd to its end (at most max bytes) into a NUL-terminated heap buffer.
+ * -EFBIG when there is more; -errno from read. */
+int fd_read_all(int fd, size_t max, char **out, size_t *len);
 /* Read a whole regular file (at most max bytes) into a NUL-terminated heap
  * buffer. -EFBIG when larger; errors as file_open_regular. */
 int file_read_all(const char *path, size_t max, char **out, size_t *len);

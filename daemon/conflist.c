@@ -38,7 +38,7 @@ int conflist_build(const char *version, const char *subnet_file, char **out)
 {
 	json_t *root;
 	char *text;
-	size_t n;
+	int ret = 0;
 
 	if (!version_ok(version))
 		return -EINVAL;
@@ -52,14 +52,13 @@ int conflist_build(const char *version, const char *subnet_file, char **out)
 	json_decref(root);
 	if (!text)
 		return -ENOMEM;
-	n = strlen(text);
-	*out = realloc(text, n + 2);
-	if (!*out) {
-		free(text);
-		return -ENOMEM;
+	/* Files end in a newline; json_dumps leaves it out. */
+	if (asprintf(out, "%s\n", text) < 0) {
+		*out = NULL;
+		ret = -ENOMEM;
 	}
-	memcpy(*out + n, "\n", 2);
-	return 0;
+	free(text);
+	return ret;
 }
 
 static int check_versions(json_t *root, char *err, size_t errlen)

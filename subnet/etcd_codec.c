@@ -3,6 +3,7 @@
  */
 #include "subnet/etcd_codec.h"
 #include "subnet/jsonx.h"
+#include "common/vec.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -502,18 +503,8 @@ int etcd_watch_parser_feed(struct etcd_watch_parser *p, const char *bytes, size_
 
 	if (p->len + len > WATCH_LINE_MAX)
 		return -E2BIG;
-	if (p->len + len > p->cap) {
-		size_t cap = p->cap ? p->cap : 4096;
-		char *nbuf;
-
-		while (cap < p->len + len)
-			cap *= 2;
-		nbuf = realloc(p->buf, cap);
-		if (!nbuf)
-			return -ENOMEM;
-		p->buf = nbuf;
-		p->cap = cap;
-	}
+	if (VEC_RESERVE(p->buf, p->cap, p->len + len, 4096) < 0)
+		return -ENOMEM;
 	memcpy(p->buf + p->len, bytes, len);
 	p->len += len;
 	for (size_t i = scan; i < p->len; i++) {

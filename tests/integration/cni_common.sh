@@ -62,13 +62,20 @@ cni_code() { jq -r '.code // empty' <<<"$1" 2>/dev/null; }
 # cni_with_prev CONF RESULT: the config with prevResult set.
 cni_with_prev() { jq -c --argjson r "$2" '. + {prevResult: $r}' <<<"$1"; }
 
-# cni_store_ips: reserved addresses in the store, one per line.
+# cni_store_ips: reserved addresses in the store, one per line (none before
+# the first ADD made the store). A store that cannot be listed prints a
+# "probe-broken" line, so counts and empty checks fail rather than pass.
 cni_store_ips() {
-	ls "$DATA_DIR/$NET" 2>/dev/null | grep -E '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' || true
+	local dir="$DATA_DIR/$NET" names
+	[ -d "$dir" ] || return 0
+	names=$(ls "$dir") || { echo "probe-broken: ls $dir"; return 0; }
+	grep -E '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' <<<"$names" || true
 }
 
-# cni_host_veths: weft's host veths in the node.
+# cni_host_veths: weft's host veths in the node ("probe-broken" when the
+# node's links cannot be listed).
 cni_host_veths() {
-	ip -n "$NODE" -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 |
-		grep '^veth' || true
+	local links
+	links=$(ip -n "$NODE" -o link show type veth) || { echo "probe-broken: no netns $NODE"; return 0; }
+	awk -F': ' '{print $2}' <<<"$links" | cut -d@ -f1 | grep '^veth' || true
 }

@@ -97,7 +97,7 @@ d_metric() {
 }
 
 # d_has_peer N M: node N has exactly node M's objects (neighbour, FDB,
-# route) as DESIGN.md specifies them.
+# route) as docs/architecture.md (Kernel objects weftd owns) lists them.
 d_has_peer() {
 	local ns net base mac
 	ns=$(h_node_ns "$1")
@@ -118,7 +118,7 @@ d_lacks_peer() {
 	ns=$(h_node_ns "$1")
 	base=$(d_base "$2")
 	mac=$(l_vtep_mac "198.18.0.$2")
-	! ip -n "$ns" neigh show dev weft.1 | h_grep "^$base.0 " &&
-		! bridge -n "$ns" fdb show dev weft.1 | h_grep "^$mac " &&
-		! ip -n "$ns" route show proto 87 | h_grep "^$base.0/"
+	h_none "^$base.0 " ip -n "$ns" neigh show dev weft.1 &&
+		h_none "^$mac " bridge -n "$ns" fdb show dev weft.1 &&
+		h_none "^$base.0/" ip -n "$ns" route show proto 87
 }

@@ -10,15 +10,12 @@
 #   f_etcd_cluster             3 etcd members (the harness's is one of them)
 #   f_snapshot / f_same_leases subnet.env and lease key of every node
 
-# Nodes stay at or below 10.244.199.0: tests write peer leases of their own
-# from 10.244.200.0 up, which a node must never have drawn itself.
-F_NET_CONFIG='{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 # Debugging aid: with F_KEEP_LOGS=DIR the logs of a run are copied there.
 if [ -n "${F_KEEP_LOGS:-}" ]; then
 	# shellcheck disable=SC2016
 	h_on_cleanup 'mkdir -p "$F_KEEP_LOGS" && cp "$H_TMP"/*.log "$H_TMP"/*.out "$F_KEEP_LOGS"/'
 fi
-declare -A F_PING_PID F_ENV F_KEY
+declare -A F_PING_PID F_ENV F_KEY F_CREV F_LEASE
 
 # f_nodes N: node namespaces 1..N on the underlay.
 f_nodes() {
@@ -139,7 +136,18 @@ f_snapshot() {
 		F_ENV[$n]=$(cat "$(h_subnet_file "$n")")
 		F_KEY[$n]=$(l_key_of "198.18.0.$n")
 		[ -n "${F_KEY[$n]}" ] || h_fail "node $n has no lease key"
+		F_CREV[$n]=$(l_create_rev "${F_KEY[$n]}")
+		F_LEASE[$n]=$(l_lease_id "${F_KEY[$n]}")
 	done
+}
+
+# f_reused N: node N still holds the key f_snapshot saw, on the same etcd
+# lease, never written anew (same create_revision): its lease was reused,
+# not acquired again.
+f_reused() {
+	h_assert_eq "${F_KEY[$1]}" "$(l_key_of "198.18.0.$1")" "node $1 lease key"
+	h_assert_eq "${F_CREV[$1]}" "$(l_create_rev "${F_KEY[$1]}")" "node $1 lease create_revision"
+	h_assert_eq "${F_LEASE[$1]}" "$(l_lease_id "${F_KEY[$1]}")" "node $1 etcd lease"
 }
 
 # f_same_leases N: subnet.env and lease key of nodes 1..N as in f_snapshot.
@@ -152,7 +160,7 @@ f_same_leases() {
 }
 
 # f_lease_id KEY: the etcd lease ID (decimal) a key is attached to.
-f_lease_id() { h_etcdctl get "$1" -w fields | sed -n 's/^"Lease" : //p'; }
+f_lease_id() { l_lease_id "$1"; }
 
 # f_metric_ge N NAME VALUE: node N's metric NAME is at least VALUE.
 f_metric_ge() {

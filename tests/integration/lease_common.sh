@@ -5,7 +5,7 @@
 L_PREFIX=${H_PREFIX:-/coreos.com/network}
 declare -A L_PID
 
-# l_vtep_mac IP [VNI]: the VTEP MAC DESIGN.md derives (02 + SHA-256[0:5]).
+# l_vtep_mac IP [VNI]: the VTEP MAC docs/etcd-schema.md derives (02 + SHA-256[0:5]).
 l_vtep_mac() {
 	local ip=$1 vni=${2:-1} a b c d
 	IFS=. read -r a b c d <<<"$ip"
@@ -70,11 +70,44 @@ l_gw() {
 # l_field KEY FIELD: a field of the key from `etcdctl get -w json` (numbers
 # come back as JSON numbers; lease IDs lose precision in jq, so only use
 # this for revisions and the presence of a lease).
+# A missing key prints "no-such-key", so "lease is 0" cannot pass on a typo.
 l_field() {
-	h_etcdctl get "$1" -w json | jq -r ".kvs[0].$2 // 0"
+	h_etcdctl get "$1" -w json | jq -r "if (.kvs // []) == [] then \"no-such-key\" else .kvs[0].$2 // 0 end"
 }
 
-# l_wait_log N SECONDS REGEX: until node N's log matches.
+# l_lease_id KEY: the etcd lease id of KEY, decimal ("" if none).
+l_lease_id() { h_etcdctl get "$1" -w fields | sed -n 's/^"Lease" : //p'; }
+
+# l_create_rev KEY: the key's create_revision (changes when it is written anew).
+l_create_rev() { l_field "$1" create_revision; }
+
+# l_sees N SUBNET [PUBLICIP [MAC]]: node N's kernel holds weft's route to
+# SUBNET (and, given PUBLICIP, an FDB entry towards it, for MAC when given):
+# the peer was taken in.
+l_sees() {
+	local ns
+	ns=$(h_node_ns "$1")
+	ip -n "$ns" route show proto 87 | h_grep "^$2 " || return 1
+	[ -z "${3:-}" ] || bridge -n "$ns" fdb show dev weft.1 | h_grep "^${4:-.*} dst $3 "
+}
+
+# l_lease_held N: node N's /metrics says it holds its subnet lease.
+l_lease_held() { [ "$(l_metric "$1" weft_lease_held)" = 1 ]; }
+
+# l_has_key KEY: etcd holds KEY.
+l_has_key() { [ -n "$(h_etcdctl get --keys-only "$1")" ]; }
+
+# l_unseen N SUBNET: node N's routes can be listed and none is weft's to SUBNET.
+l_unseen() { h_none "^$2 " ip -n "$(h_node_ns "$1")" route show proto 87; }
+
+# l_metric N NAME: one sample of node N's /metrics ("" if absent).
+l_metric() {
+	ip netns exec "$(h_node_ns "$1")" curl -sf --max-time 5 http://127.0.0.1:9872/metrics |
+		awk -v n="$2" '$1 == n {print $2}'
+}
+
+# l_wait_log N SECONDS REGEX: until node N's log matches. Only for what
+# nothing but the log shows (error messages, the reason of a decision).
 l_wait_log() {
 	h_wait_for "$2" "node $1 log /$3/" grep -Eq "$3" "$H_TMP/n$1.log"
 }

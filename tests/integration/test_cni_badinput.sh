@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Bad input table: every case exits 1 with the error code DESIGN.md names,
+# Bad input table: every case exits 1 with the error code docs/cni.md (Errors) names,
 # a message, the request's cniVersion when known, and leaves no veth, no pod
 # interface and no reservation behind.
-# labels: cni
+# labels: cni;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
@@ -24,7 +24,7 @@ check_case() {
 no_leftovers() {
 	h_assert_eq "" "$(cni_host_veths)" "$1: host veths"
 	h_assert_eq 0 "$(cni_store_ips | wc -l)" "$1: reservations"
-	ip -n "$H_RUN-p1" link show eth0 >/dev/null 2>&1 && h_fail "$1: eth0 left in the pod"
+	h_no_link "$H_RUN-p1" eth0 "$1: eth0 left in the pod"
 	return 0
 }
 
@@ -121,7 +121,7 @@ n=$((n + 1))
 h_assert_eq 11 "$(cni_code "$out")" "exhausted subnet code"
 h_assert_eq 1 "$(cni_store_ips | wc -l)" "exhausted: only the first reservation"
 h_assert_eq 1 "$(cni_host_veths | wc -l)" "exhausted: only the first veth"
-ip -n "$H_RUN-p1" link show eth0 >/dev/null 2>&1 && h_fail "exhausted ADD left eth0"
+h_no_link "$H_RUN-p1" eth0 "exhausted ADD left eth0"
 out=$(CNI_VERSION=1.1.0 cni_conf | cni_run STATUS "" "" "") && h_fail "STATUS ready while full"
 h_assert_eq 50 "$(cni_code "$out")" "STATUS while full"
 cni_run DEL ctr-first p0 <<<"$good" || h_fail "DEL of the /30 pod"

@@ -3,7 +3,7 @@
 # gateway), results shaped like Debian's bridge + host-local for every
 # version, CHECK, DEL (idempotent, without netns, without subnet.env),
 # VERSION, STATUS and GC.
-# labels: cni
+# labels: cni;root
 # timeout: 420
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
@@ -68,6 +68,7 @@ ip netns exec "$H_RUN-p1" ping -c1 -W2 10.244.3.1 >/dev/null || h_fail "p1 canno
 # --- same attachment twice, and an ifname that exists: refused, nothing leaks
 h_log "== same attachment twice, and an ifname that exists: refused, nothing leaks"
 out=$(cni_conf | cni_run ADD ctr-1 p1) && h_fail "second ADD of one attachment succeeded"
+h_assert_eq 999 "$(cni_code "$out")" "second ADD of one attachment ($out)"
 out=$(cni_conf | cni_run ADD ctr-9 p1) && h_fail "ADD over an existing eth0 succeeded"
 jq -e '.msg | test("exists")' <<<"$out" >/dev/null || h_fail "unclear message: $out"
 h_assert_eq 2 "$(cni_store_ips | wc -l)" "reservations after refused ADDs"
@@ -91,9 +92,9 @@ h_assert_eq 7 "$(cni_code "$out")" "CHECK without prevResult"
 # --- DEL: frees the address and the veth; twice; without netns; without subnet.env
 h_log "== DEL: frees the address and the veth; twice; without netns; without subnet.env"
 cni_run DEL ctr-1 p1 <<<"$c1" || h_fail "DEL p1"
-[ -e "$DATA_DIR/$NET/${a1%/*}" ] && h_fail "DEL left the reservation"
-ip -n "$NODE" link show "$hv" >/dev/null 2>&1 && h_fail "DEL left the host veth"
-ip -n "$H_RUN-p1" link show eth0 >/dev/null 2>&1 && h_fail "DEL left the pod interface"
+h_no_file "$DATA_DIR/$NET/${a1%/*}" "DEL left the reservation"
+h_no_link "$NODE" "$hv" "DEL left the host veth"
+h_no_link "$H_RUN-p1" eth0 "DEL left the pod interface"
 cni_run DEL ctr-1 p1 <<<"$c1" || h_fail "second DEL"
 ip netns del "$H_RUN-p2"
 mv "$SUBNET_FILE" "$SUBNET_FILE.off"
@@ -113,7 +114,7 @@ h_assert_eq "" "$(cni_host_veths)" "host veths after DEL of a half-done ADD"
 # An ADD that died right after reserving: only the store file exists.
 printf 'ctr-dead\r\neth0' >"$DATA_DIR/$NET/10.244.3.250"
 cni_conf | cni_run DEL ctr-dead "" || h_fail "DEL of a reservation without veth"
-[ -e "$DATA_DIR/$NET/10.244.3.250" ] && h_fail "DEL left a reservation without veth"
+h_no_file "$DATA_DIR/$NET/10.244.3.250" "DEL left a reservation without veth"
 # A veth of that name owned by another attachment is not touched.
 r3=$(cni_conf | cni_run ADD ctr-3 p3) || h_fail "ADD p3 again: $r3"
 ip -n "$NODE" link set dev "$(jq -r '.interfaces[1].name' <<<"$r3")" alias "weft:someone:else"
@@ -157,7 +158,7 @@ out=$(cni_conf '. + {isDefaultGateway: false, mtu: 1300, hairpinMode: false}' |
 	cni_run ADD opt-1 o1) || h_fail "ADD with options: $out"
 h_assert_eq '[{"dst":"10.244.0.0/16","gw":"10.244.3.1"}]' "$(jq -c .routes <<<"$out")" "routes"
 ip -n "$H_RUN-o1" route show 10.244.0.0/16 | h_grep 'via 10.244.3.1' || h_fail "overlay route"
-ip -n "$H_RUN-o1" route show default | h_grep . && h_fail "default route without isDefaultGateway"
+h_lacks "default route without isDefaultGateway" . ip -n "$H_RUN-o1" route show default
 h_assert_eq 1300 "$(ip -n "$H_RUN-o1" -j link show eth0 | jq -r '.[0].mtu')" "mtu option"
 hv=$(jq -r '.interfaces[1].name' <<<"$out")
 ip -n "$NODE" -d -j link show "$hv" | jq -e '.[0].linkinfo.info_slave_data.hairpin == false' \
@@ -186,7 +187,7 @@ cni_conf '. + {"cni.dev/attachments": [{containerID: "gc-1", ifname: "eth0"},
 	{containerID: "gc-2", ifname: "eth0"}]}' | cni_run GC "" "" "" || h_fail "GC (old key)"
 h_assert_eq 2 "$(cni_store_ips | wc -l)" "reservations after first GC"
 h_assert_eq 3 "$(cni_host_veths | wc -l)" "veths after first GC (two kept, one of othernet)"
-ip -n "$H_RUN-g3" link show eth0 >/dev/null 2>&1 && h_fail "GC left gc-3's pod interface"
+h_no_link "$H_RUN-g3" eth0 "GC left gc-3's pod interface"
 cni_conf '. + {"cni.dev/valid-attachments": [{containerID: "gc-2", ifname: "eth0"}]}' |
 	cni_run GC "" "" "" || h_fail "GC (new key)"
 h_assert_eq 1 "$(cni_store_ips | wc -l)" "reservations after second GC"

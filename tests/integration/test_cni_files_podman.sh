@@ -6,7 +6,7 @@
 # the address back. podman and the plugins run in a mount namespace with a
 # private /var/lib/cni (libcni's result cache and the plugin's default
 # store), as if the node had its own disk.
-# labels: cni;podman
+# labels: cni;podman;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
@@ -14,11 +14,7 @@ source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/cnifiles_common.sh"
 h_init
 command -v podman >/dev/null || h_fail "podman is not installed"
-h_underlay
-h_etcd_start
-h_node_add 1
-h_node_add 2
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 2
 for n in 1 2; do
 	cf_start "$n"
 done
@@ -78,8 +74,8 @@ ip netns exec "$H_RUN-n2-p1" ping -q -c 3 -i 0.2 -W 2 "$ip1" >/dev/null ||
 h_log "container $ip1 (podman, node 1) and pod $ip2 (node 2) ping each other"
 
 pm rm -f -t 0 "$H_RUN-a" >/dev/null || h_fail "podman rm"
-[ -e "$store/networks/weft/$ip1" ] && h_fail "reservation for $ip1 left after podman rm"
-ip -n "$(h_node_ns 1)" -o link show type veth | h_grep veth && h_fail "host veth left after podman rm"
+h_no_file "$store/networks/weft/$ip1" "reservation for $ip1 left after podman rm"
+h_lacks "host veth left after podman rm" veth ip -n "$(h_node_ns 1)" -o link show type veth
 for n in 1 2; do
 	l_stop "$n"
 done

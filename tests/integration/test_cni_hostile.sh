@@ -6,7 +6,7 @@
 # lead a write elsewhere; FIFOs in their place fail (or are skipped) at
 # once; a subnet.env with 100 KB of comments is read; a CNI_NETNS link loop
 # or FIFO gets its own error.
-# labels: cni
+# labels: cni;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
@@ -93,7 +93,7 @@ h_assert_eq 1 "$(cni_host_veths | grep -vc vethforeign)" "GC: weft veths left"
 h_assert_eq "$(grep '^p1:' <<<"$before")" "$(snapshot | grep '^p1:')" "GC: p1 intact"
 p1ip=$(grep '^p1:' <<<"$before" | awk '{print $2}' | cut -d/ -f1)
 h_assert_eq "$(printf '%s\n' 10.244.3.200 "$p1ip" | sort)" "$(cni_store_ips | sort)" "GC: store"
-ip -n "$H_RUN-p2" link show eth0 >/dev/null 2>&1 && h_fail "GC left p2's interface"
+h_no_link "$H_RUN-p2" eth0 "GC left p2's interface"
 test -e "$STORE/10.244.3.200" || h_fail "GC deleted an entry that is not provably weft's"
 ip -n "$NODE" link show vethforeign >/dev/null 2>&1 || h_fail "GC deleted a port that is not weft's"
 # An empty list: nothing is valid, every weft attachment goes.
@@ -108,12 +108,14 @@ rm "$STORE/10.244.3.200"
 rm -f "$STORE/lock"
 ln -s "$TARGET" "$STORE/lock"
 out=$(cni_run ADD ctr-p1 p1 <<<"$good") && h_fail "ADD through a lock link"
+jq -e '.msg | test("address store")' <<<"$out" >/dev/null || h_fail "lock link: $out"
 h_log "lock link: $(jq -c . <<<"$out")"
 target_intact "lock link"
 rm "$STORE/lock"
 ln -s "$H_TMP/created-by-lock" "$STORE/lock"
 out=$(cni_run ADD ctr-p1 p1 <<<"$good") && h_fail "ADD through a dangling lock link"
-test -e "$H_TMP/created-by-lock" && h_fail "the lock link's target was created"
+jq -e '.msg | test("address store")' <<<"$out" >/dev/null || h_fail "dangling lock link: $out"
+h_no_file "$H_TMP/created-by-lock" "the lock link's target was created"
 rm "$STORE/lock"
 mkfifo "$STORE/lock"
 out=$(quick 5 cni_run ADD ctr-p1 p1 <<<"$good") && h_fail "ADD with a lock FIFO"
@@ -177,7 +179,7 @@ h_assert_eq 0 "$(cni_store_ips | wc -l)" "no reservation left by the bad cases"
 
 # --- weftd's subnet.env write: links at the old temp name and at the path
 h_etcd_start
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_net_config
 envf=$(h_subnet_file 1)
 ln -s "$TARGET" "$envf"
 l_start 1

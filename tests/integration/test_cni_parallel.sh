@@ -2,7 +2,7 @@
 # 200 ADDs at once on one node (/24): 200 distinct addresses, every store
 # file intact, every pod wired; then 200 DELs at once leave the store and the
 # bridge empty.
-# labels: cni
+# labels: cni;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup

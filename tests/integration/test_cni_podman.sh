@@ -4,7 +4,7 @@
 # network, and `podman rm` gives its address back. Everything podman keeps
 # lives under the scratch directory; the image is imported from a local
 # busybox rootfs (no registry).
-# labels: cni;podman
+# labels: cni;podman;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup

@@ -2,7 +2,7 @@
 # Chaining: weft first, Debian's portmap second, run the way a runtime runs
 # a conflist (prevResult handed on, CHECK and DEL with the final result, DEL
 # in reverse order). A published port on the node reaches the pod's server.
-# labels: cni
+# labels: cni;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup underlay
@@ -36,9 +36,12 @@ cni_run CHECK ctr-web web <<<"$(cni_with_prev "$weft" "$r2")" || h_fail "weft CH
 CNI_PLUGIN=/usr/lib/cni/portmap cni_run DEL ctr-web web <<<"$(cni_with_prev "$pm" "$r2")" ||
 	h_fail "portmap DEL"
 cni_run DEL ctr-web web <<<"$(cni_with_prev "$weft" "$r2")" || h_fail "weft DEL"
-ip netns exec "$NODE" iptables -t nat -S 2>/dev/null | h_grep 'CNI-DN-' && h_fail "DNAT chain left"
+h_lacks "DNAT chain left" 'CNI-DN-' ip netns exec "$NODE" iptables -t nat -S
 h_assert_eq 0 "$(cni_store_ips | wc -l)" "reservations after DEL"
 h_assert_eq "" "$(cni_host_veths)" "host veths after DEL"
+# The probe still reaches the node; only the published port is gone.
+ip netns exec "$H_RUN-ext" ping -q -c 1 -W 2 198.18.0.1 >/dev/null ||
+	h_fail "probe broken: the external host cannot reach the node"
 ip netns exec "$H_RUN-ext" curl -sf -m 2 http://198.18.0.1:8080/index.html \
 	>/dev/null 2>&1 && h_fail "port still published after DEL"
 exit 0

@@ -5,18 +5,13 @@
 # 5 s; kill -9 and restart of weftd under a 10 ms ping loses no reply and
 # leaves no duplicate; a peer deleted from etcd while weftd was down is
 # pruned at restart.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 h_init
-h_underlay
-h_etcd_start
-for n in 1 2 3 4; do
-	h_node_add "$n"
-done
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 4
 
 for n in 1 2 3; do
 	l_start "$n"

@@ -6,17 +6,14 @@
 # peer keeps its entries, nothing of the hostile keys is left, and the
 # rejections are counted in /metrics. Pods are wired by the weft plugin,
 # called as a runtime calls it.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/fault_common.sh"
 h_init
-h_underlay
-h_etcd_start
-f_nodes 2
-h_net_config "$F_NET_CONFIG"
+h_cluster 2
 l_start 1
 l_start 2
 for n in 1 2; do

@@ -3,19 +3,14 @@
 # pod-to-pod traffic keeps pod addresses (seen by the receiving pod);
 # traffic carrying kube-proxy's mark is left alone; the table is weft's own,
 # reads naturally and outlives weftd.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 h_init
-h_underlay
-h_etcd_start
+h_cluster 2
 h_ext_add
-for n in 1 2; do
-	h_node_add "$n"
-done
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
 # A table of someone else's on node 1 must stay as it is.
 ip netns exec "$(h_node_ns 1)" nft add table ip other
 ip netns exec "$(h_node_ns 1)" nft add chain ip other keep

@@ -1,21 +1,17 @@
 #!/usr/bin/env bash
 # Three nodes: pods on every pair of nodes ping each other and move 1 MiB
-# over TCP; each node holds exactly DESIGN.md's device and one neighbour,
-# FDB entry and route per peer; /readyz is 503 before the lease and 200
+# over TCP; each node holds exactly the device docs/architecture.md lists and one
+# neighbour, FDB entry and route per peer; /readyz is 503 before the lease and 200
 # after, and systemd hears READY=1; /metrics passes promtool and its counts
 # match the kernel; the MTU of FLANNEL_MTU fits end to end and one byte more
 # is refused, not lost.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 h_init
-h_underlay
-h_etcd_start
-for n in 1 2 3; do
-	h_node_add "$n"
-done
+h_cluster 3 ""
 
 # No network config yet: weftd waits, its endpoint answers not ready.
 l_start 1 --log-level debug
@@ -26,7 +22,7 @@ code=$(ip netns exec "$(h_node_ns 1)" curl -s -o /dev/null -w '%{http_code}' --m
 	http://127.0.0.1:9872/readyz)
 h_assert_eq 503 "$code" "/readyz before the lease"
 
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_net_config
 # Node 2 runs as under systemd (Type=notify): READY=1 must arrive.
 h_bg "$(h_node_ns 2)" "$H_TMP/notify.log" python3 -c '
 import socket, sys

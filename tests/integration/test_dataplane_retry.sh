@@ -4,18 +4,13 @@
 # free the device comes up with its peers, subnet.env follows and /readyz
 # turns 200. Without --ip-masq no weft table
 # exists; a leftover one from an earlier --ip-masq run is removed.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 h_init
-h_underlay
-h_etcd_start
-for n in 1 2; do
-	h_node_add "$n"
-done
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 2
 ns1=$(h_node_ns 1)
 
 # Someone holds UDP 8472 on node 1.
@@ -36,9 +31,9 @@ readyz() {
 h_wait_for 5 "node 1 not ready, with the reason" \
 	bash -c "[[ \"\$(ip netns exec $ns1 curl -s --max-time 2 -w ' %{http_code}' http://127.0.0.1:9872/readyz)\" == 'not ready: data plane not programmed yet'*503 ]]" ||
 	h_fail "readyz: $(readyz)"
-ip netns exec "$ns1" nft list tables | h_grep 'table ip weft' && h_fail "stale weft table kept"
+h_lacks "stale weft table kept" 'table ip weft' ip netns exec "$ns1" nft list tables
 # subnet.env promises a working node: not before the device is up.
-[ -e "$(h_subnet_file 1)" ] && h_fail "subnet.env written while the device is down"
+h_no_file "$(h_subnet_file 1)" "subnet.env written while the device is down"
 
 h_kill "$squatter"
 h_wait_for 5 "node 1 ready once the port is free" \

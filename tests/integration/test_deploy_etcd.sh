@@ -12,7 +12,7 @@
 # moves to another member when the first one dies. The nodes' credential
 # fails everywhere outside <prefix>/ (each probe shown to work as root or
 # inside the prefix), and the liveness probe still answers.
-# labels: deploy
+# labels: deploy;root;etcd;npm
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init

@@ -8,7 +8,7 @@
 # The first run on a machine makes the base and the build stage's packages
 # (minutes); later runs reuse them from /var/cache/weft-test.
 # Skipped (exit 77, with the reason) where podman cannot run.
-# labels: deploy;podman;image
+# labels: deploy;podman;image;root
 # timeout: 1500
 set -uo pipefail
 : "${WEFT_SRC:?}"

@@ -22,7 +22,7 @@
 # subnet, conflist kept while no weftd runs. Uninstall as docs/operations.md
 # says: nothing of weft left on the node.
 # Skipped (exit 77, with the reason) where podman cannot run.
-# labels: deploy;podman;image
+# labels: deploy;podman;image;root;etcd;npm
 # timeout: 1500
 : "${WEFT_SRC:?}"
 source "$WEFT_SRC/tests/lib/harness.sh"
@@ -300,13 +300,17 @@ for n in 1 2; do
 	pm "$n" rm -f -t 0 "p$n" >/dev/null || h_fail "podman rm p$n"
 done
 pm 1 pod rm -f -t 10 weft-n1-next >/dev/null && pm 2 pod rm -f -t 10 weft-n2 >/dev/null || h_fail "pod rm"
-leftover() { # N: weft's objects on node N, one per line
-	on_node "$1" sh -c 'ip -o link show weft.1 2>/dev/null | cut -d: -f2
+leftover() { # N: weft's objects on node N, one per line ("probe-broken" if the probe fails)
+	local out
+	out=$(on_node "$1" sh -c 'ip -o link show weft.1 2>/dev/null | cut -d: -f2
 		ip -o link show cni0 2>/dev/null | cut -d: -f2
 		nft list table ip weft >/dev/null 2>&1 && echo "nft table ip weft"
 		ip route show proto 87 | sed "s/^/route /"
 		ls /etc/cni/net.d/10-weft.conflist /opt/cni/bin/weft /run/weft/subnet.env 2>/dev/null
-		ls -d /var/lib/cni/networks/weft 2>/dev/null'
+		ls -d /var/lib/cni/networks/weft 2>/dev/null
+		ip -o link show lo >/dev/null && nft list tables >/dev/null && echo probe-ok')
+	grep -qx probe-ok <<<"$out" || { echo "probe-broken on node $1"; return 0; }
+	grep -vx probe-ok <<<"$out" || true
 }
 for n in 1 2; do
 	left=$(leftover "$n")

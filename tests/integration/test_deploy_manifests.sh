@@ -4,7 +4,7 @@
 # own rules; deliberately broken copies are rejected with the right reason;
 # every weftd option the DaemonSet sets is one weftd knows.
 # Needs no root and never skips. Uses the npm registry (or npm's cache).
-# labels: deploy
+# labels: deploy;npm
 # timeout: 300
 set -euo pipefail
 : "${WEFT_SRC:?}" "${WEFT_BUILD:?}" "${WEFT_BIN:?}"

@@ -9,7 +9,7 @@
 # finished attachments, the bridge exactly their veths, no pod of a killed
 # ADD keeps an interface. Killed ids can be added again, and a GC with
 # an empty list leaves the store and the bridge empty.
-# labels: fault;cni
+# labels: fault;cni;root
 # timeout: 300
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup
@@ -153,7 +153,7 @@ h_assert_eq "${#done_ids[@]}" "$(cni_store_ips | wc -l)" "reserved addresses aft
 h_assert_eq "${#done_ids[@]}" "$(veths_on_bridge | wc -l)" "veths on cni0 after DEL"
 h_assert_eq "${#done_ids[@]}" "$(cni_host_veths | wc -l)" "veths in the node after DEL"
 for i in "${killed[@]}"; do
-	ip -n "$H_RUN-k$i" link show eth0 >/dev/null 2>&1 && h_fail "pod $i keeps an eth0"
+	h_no_link "$H_RUN-k$i" eth0 "pod $i keeps an eth0"
 done
 for i in "${done_ids[@]}"; do
 	a=$(jq -r '.ips[0].address' "$H_TMP/out/$i")

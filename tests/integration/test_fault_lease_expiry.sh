@@ -5,7 +5,7 @@
 # keeps exactly its one other peer), while pods on nodes 1 and 2 keep
 # pinging each other every 10 ms without a loss. Restarted, node 3 gets its old subnet back (from its
 # subnet.env) and the peers program it again.
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
@@ -13,10 +13,7 @@ source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/fault_common.sh"
 TTL=4
 h_init
-h_underlay
-h_etcd_start
-f_nodes 3
-h_net_config "$F_NET_CONFIG"
+h_cluster 3
 # Only node 3 has the short TTL; f_mesh passes its args to every node.
 l_start 3 --lease-ttl "$TTL"
 f_mesh 2

@@ -5,7 +5,7 @@
 # a ring every 10 ms throughout: no reply is lost. The CNI files weftd owns
 # are neither removed by the exit nor rewritten by the new weftd, which
 # keeps them from then on.
-# labels: fault;cni
+# labels: fault;cni;root;etcd
 # timeout: 240
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
@@ -13,10 +13,7 @@ source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/fault_common.sh"
 source "$WEFT_SRC/tests/integration/cnifiles_common.sh"
 h_init
-h_underlay
-h_etcd_start
-f_nodes 3
-h_net_config "$F_NET_CONFIG"
+h_cluster 3
 
 ready() { ip netns exec "$(h_node_ns "$1")" curl -sf --max-time 1 http://127.0.0.1:9872/readyz; }
 files_id() { stat -c '%i %Y' "$(cf_conf "$1")" "$(cf_bin "$1")" | tr '\n' ' '; }
@@ -58,7 +55,7 @@ for n in 1 2 3; do
 	h_wait_for 15 "node $n ready after SIGTERM and restart" ready "$n" ||
 		{ tail -20 "$H_TMP/n$n.log" >&2; h_fail "node $n not ready after restart"; }
 	h_log "node $n: stop to ready in $(cf_ms_since "$t0") ms"
-	grep -q "acquired (reused" "$H_TMP/n$n.log" || h_fail "node $n did not reuse its lease"
+	f_reused "$n"
 	sleep 0.5
 done
 sleep 1

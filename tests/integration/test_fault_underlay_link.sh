@@ -6,17 +6,14 @@
 # same lease, its VXLAN device is up, every node holds exactly its peers'
 # entries, and node 2's etcd watch is alive: a peer lease written after
 # the outage is programmed there.
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/fault_common.sh"
 h_init
-h_underlay
-h_etcd_start
-f_nodes 3
-h_net_config "$F_NET_CONFIG"
+h_cluster 3
 f_mesh 3
 f_snapshot 3
 N2=$(h_node_ns 2)

@@ -4,17 +4,14 @@
 # every node comes back with the same subnet on the same etcd lease (reused,
 # not acquired anew), subnet.env is unchanged and the kernel holds exactly
 # one set of entries per peer.
-# labels: fault
+# labels: fault;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/fault_common.sh"
 h_init
-h_underlay
-h_etcd_start
-f_nodes 3
-h_net_config "$F_NET_CONFIG"
+h_cluster 3
 f_mesh 3
 f_snapshot 3
 declare -A LEASE
@@ -33,7 +30,7 @@ for n in 1 2 3; do
 	l_start "$n"
 	h_wait_for 15 "node $n ready after kill -9 and restart" ready "$n" ||
 		{ tail -20 "$H_TMP/n$n.log" >&2; h_fail "node $n not ready after restart"; }
-	grep -q "acquired (reused" "$H_TMP/n$n.log" || h_fail "node $n did not reuse its lease"
+	f_reused "$n"
 	sleep 0.5
 done
 sleep 1
@@ -43,7 +40,7 @@ f_same_leases 3
 for n in 1 2 3; do
 	l_alive "$n" || h_fail "node $n exited"
 	h_assert_eq "${LEASE[$n]}" "$(f_lease_id "${F_KEY[$n]}")" "node $n etcd lease"
-	h_assert_eq 1 "$(grep -c 'acquired (new)' "$H_TMP/n$n.log")" "node $n new acquisitions"
+	f_reused "$n"
 done
 f_mesh_exact 3 || h_fail "kernel entries after the restarts are not exact"
 for n in 1 2 3; do

@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # The harness itself: etcd and 3 nodes on the underlay, etcdctl from every
 # node reaches etcd, and a run that fails half-way leaves nothing behind.
-# labels: harness
+# labels: harness;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init
 
-h_underlay
-h_etcd_start
+h_cluster 3 ""
 h_ext_add
-for n in 1 2 3; do
-	h_node_add "$n"
-done
 
 for n in 1 2 3; do
 	ns=$(h_node_ns "$n")
@@ -48,10 +44,11 @@ rc=$?
 set -e
 [ "$rc" -ne 0 ] || h_fail "the failing inner run exited 0"
 inner_pid=$(cat "$H_TMP/inner.pid")
+[ -n "$inner_pid" ] && [ -s "$H_TMP/inner.tmp" ] || h_fail "probe broken: the inner run recorded nothing"
 kill -0 "$inner_pid" 2>/dev/null && h_fail "inner etcd (pid $inner_pid) still runs"
 left=$(ip netns list | awk -v p="$inner-" 'index($1, p) == 1' | wc -l)
 h_assert_eq 0 "$left" "namespaces left by the failed inner run"
-[ -e "$(cat "$H_TMP/inner.tmp")" ] && h_fail "inner scratch directory left behind"
+h_no_file "$(cat "$H_TMP/inner.tmp")" "inner scratch directory left behind"
 h_log "failed inner run cleaned up: no netns, no etcd, no scratch dir"
 
 # A run killed with SIGKILL (as ctest does on a timeout) cannot clean up;
@@ -68,6 +65,7 @@ bash -c '
 killed_shell=$!
 h_wait_for 30 "killed run set up" test -s "$H_TMP/killed.info" || h_fail "inner run did not start"
 read -r krun kpid ktmp <"$H_TMP/killed.info"
+[ -n "$ktmp" ] || h_fail "probe broken: the killed run recorded nothing"
 kill -KILL "$killed_shell"
 wait "$killed_shell" 2>/dev/null || true
 [ "$(ip netns list | awk -v p="$krun-" 'index($1, p) == 1' | wc -l)" -gt 0 ] ||
@@ -76,7 +74,7 @@ h_reap_stale
 left=$(ip netns list | awk -v p="$krun-" 'index($1, p) == 1' | wc -l)
 h_assert_eq 0 "$left" "namespaces of the killed run after reaping"
 h_wait_pid "$kpid" 5 || h_fail "etcd of the killed run (pid $kpid) still runs"
-[ -e "$ktmp" ] && h_fail "scratch dir of the killed run left"
-[ -e "/run/$krun-n1" ] && h_fail "/run/$krun-n1 left"
+h_no_file "$ktmp" "scratch dir of the killed run left"
+h_no_file "/run/$krun-n1" "/run/$krun-n1 left"
 h_log "killed run reaped: no netns, no etcd, no paths"
 exit 0

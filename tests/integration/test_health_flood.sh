@@ -6,15 +6,12 @@
 # does) must get 200 within 1 s every time: first with 200 such clients,
 # then with more than the endpoint's connection limit. One address alone
 # holds no more than the per-client limit.
-# labels: health
+# labels: health;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init
-h_underlay
-h_etcd_start
-h_node_add 1
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 1
 ns1=$(h_node_ns 1)
 atk="$H_RUN-atk"
 h_netns_add "$atk"

@@ -4,17 +4,14 @@
 # page at one revision, skips the junk, programs both peers and becomes
 # ready. A single value larger than a whole page is skipped, not retried. A
 # compaction past the listing's revision half-way restarts the listing.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/bulk_common.sh"
 h_init
-h_underlay
-h_etcd_start
-h_node_add 1
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 1
 S=$L_PREFIX/subnets
 h_etcdctl put "$S/10.244.200.0-24" "$(l_value 198.18.0.97)" >/dev/null || h_fail "peer A"
 h_etcdctl put "$S/10.244.210.0-24" "$(l_value 198.18.0.98)" >/dev/null || h_fail "peer B"

@@ -2,17 +2,12 @@
 # Three nodes lease three distinct /24s; etcdctl shows flannel's exact value
 # bytes; each subnet.env matches its lease; a restart after SIGTERM and after
 # kill -9 keeps the subnet and VtepMAC and rewrites nothing in etcd.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init
-h_underlay
-h_etcd_start
-for n in 1 2 3; do
-	h_node_add "$n"
-done
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 3
 # Keys that are no vxlan peers: another backend, a broken value, a key that
 # names no subnet. They are ignored as peers, and their subnets stay taken.
 h_etcdctl put "$L_PREFIX/subnets/10.244.250.0-24" '{"PublicIP":"198.18.0.50","BackendType":"udp"}' >/dev/null
@@ -50,16 +45,16 @@ grep -q '10\.244\.25[01]\.0-24' <<<"${KEY[*]}" && h_fail "a taken subnet was lea
 	h_fail "10.244.0.0/24 leased"
 
 # Every node reports the two others as peers, never itself.
+peers_are() { [ "$(l_metric "$1" weft_peers)" = "$2" ]; }
 for n in 1 2 3; do
-	h_wait_for 5 "node $n sees 2 peers" \
-		bash -c "[ \$(grep -c 'peer added' '$H_TMP/n$n.log') -eq 2 ]" ||
-		h_fail "node $n: $(grep -c 'peer added' "$H_TMP/n$n.log") peers added"
+	h_wait_for 5 "node $n sees 2 peers" peers_are "$n" 2 ||
+		h_fail "node $n: $(l_metric "$n" weft_peers) peers"
 	own=$(l_key_subnet "${KEY[$n]}")
-	grep -q "peer added: $own " "$H_TMP/n$n.log" && h_fail "node $n lists itself as a peer"
+	l_unseen "$n" "$own" || h_fail "node $n routes its own subnet as a peer"
 	for m in 1 2 3; do
 		[ "$m" = "$n" ] && continue
-		grep -q "peer added: $(l_key_subnet "${KEY[$m]}") via 198.18.0.$m (VTEP $(l_vtep_mac 198.18.0.$m))" \
-			"$H_TMP/n$n.log" || h_fail "node $n did not see node $m"
+		h_wait_for 5 "node $n sees node $m" l_sees "$n" "$(l_key_subnet "${KEY[$m]}")" \
+			198.18.0.$m "$(l_vtep_mac 198.18.0.$m)" || h_fail "node $n did not see node $m"
 	done
 done
 
@@ -68,7 +63,7 @@ for sig in TERM KILL; do
 	l_stop 1 "$sig"
 	: >"$H_TMP/n1.log"
 	l_start 1
-	h_wait_for 10 "node 1 restarted after SIG$sig" l_wait_log 1 1 "subnet .* acquired \(reused\)" ||
+	h_wait_for 10 "node 1 restarted after SIG$sig" l_lease_held 1 ||
 		{ cat "$H_TMP/n1.log" >&2; h_fail "no reuse after SIG$sig"; }
 	h_assert_eq "${KEY[1]}" "$(l_key_of 198.18.0.1)" "lease key after SIG$sig"
 	h_assert_eq "$(l_value 198.18.0.1)" "$(h_etcdctl get --print-value-only "${KEY[1]}")" \

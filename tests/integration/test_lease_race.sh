@@ -2,18 +2,13 @@
 # 20 daemons start at once against a config that leaves exactly 20 subnets:
 # their create-if-absent txns collide, the losers retry with other subnets,
 # and all 20 end up with distinct leases; none exits.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init
-h_underlay
-h_etcd_start
 N=20
-for n in $(seq 1 $N); do
-	h_node_add "$n"
-done
-h_net_config '{"Network":"10.10.0.0/16","SubnetMin":"10.10.1.0","SubnetMax":"10.10.20.0","Backend":{"Type":"vxlan"}}'
+h_cluster $N '{"Network":"10.10.0.0/16","SubnetMin":"10.10.1.0","SubnetMax":"10.10.20.0","Backend":{"Type":"vxlan"}}'
 
 # Freeze etcd so every daemon's first requests wait in its backlog, then
 # release them together: all list the same empty set and pick at once.

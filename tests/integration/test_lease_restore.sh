@@ -6,17 +6,14 @@
 # programs the one written after the restore. While it cannot reach etcd
 # for longer than 20 s, /readyz says the peer view is not in sync, and it
 # is ready again once it is.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/bulk_common.sh"
 h_init
-h_underlay
-h_etcd_start
-h_node_add 1
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 1
 S=$L_PREFIX/subnets
 header() {
 	ip netns exec "$H_RUN-etcd" curl -s --max-time 5 -X POST http://127.0.0.1:2379/v3/kv/range \

@@ -3,7 +3,7 @@
 # weftd works with the right CA, cert and key; with a CA that did not sign
 # etcd's certificate it exits with a clear TLS error instead of retrying; a
 # missing file is refused before any traffic.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
@@ -41,7 +41,7 @@ H_ETCD_SCHEME=https
 H_ETCDCTL_TLS="--cacert $pki/ca.crt --cert $pki/client.crt --key $pki/client.key"
 h_etcd_start --cert-file "$pki/server.crt" --key-file "$pki/server.key" \
 	--client-cert-auth --trusted-ca-file "$pki/ca.crt"
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_net_config
 
 TLS=(--etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/client.crt" --etcd-keyfile "$pki/client.key")
 l_start 1 "${TLS[@]}"
@@ -58,10 +58,11 @@ h_wait_pid "${L_PID[2]}" 15 || h_fail "weftd kept running with a wrong CA"
 wait "${L_PID[2]}"
 rc=$?
 [ "$rc" -ne 0 ] || h_fail "exit status 0 with a wrong CA"
+# Messages (here and below) are in the log only.
 grep -q "TLS failure: .*certificate" "$H_TMP/n2.log" ||
 	{ cat "$H_TMP/n2.log" >&2; h_fail "no clear TLS message"; }
 h_log "wrong CA: exit $rc, $(grep -o 'TLS failure.*' "$H_TMP/n2.log")"
-[ -e "$(h_subnet_file 2)" ] && h_fail "node 2 wrote a subnet.env"
+h_no_file "$(h_subnet_file 2)" "node 2 wrote a subnet.env"
 
 # A missing key file is refused at start.
 l_start 3 --etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/client.crt" \

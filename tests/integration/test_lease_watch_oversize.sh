@@ -8,19 +8,16 @@
 # etcd sends as one watch message: the node re-lists rather than resumes
 # into the same message again, and programs the peer.
 # More than 16 MiB end up under the prefix.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 180
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
 source "$WEFT_SRC/tests/integration/bulk_common.sh"
 h_init
-h_underlay
 # Requests up to 16 MiB: a single txn can then make a huge watch message.
 H_ETCD_ARGS=(--max-request-bytes 16777216)
-h_etcd_start "${H_ETCD_ARGS[@]}"
-h_node_add 1
-h_net_config '{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+h_cluster 1
 S=$L_PREFIX/subnets
 l_start 1 --log-level debug
 h_wait_for 15 "node 1 subnet.env" test -s "$(h_subnet_file 1)" || h_fail "node 1"

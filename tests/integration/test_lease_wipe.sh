@@ -2,16 +2,12 @@
 # etcd replaced by an empty one (data dir lost, revision back to 1): weftd
 # notices the revision going back, re-lists, and writes its lease again on
 # the same subnet, with the same value; subnet.env stays as it was.
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 h_init
-h_underlay
-h_etcd_start
-h_node_add 1
-CONFIG='{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
-h_net_config "$CONFIG"
+h_cluster 1
 # Enough revisions that the new etcd starts well below them.
 for i in $(seq 1 20); do
 	h_etcdctl put /weft-test/filler "$i" >/dev/null
@@ -25,7 +21,7 @@ env_before=$(cat "$(h_subnet_file 1)")
 h_etcd_stop TERM
 rm -rf "$H_ETCD_DIR/data"
 h_etcd_start
-h_net_config "$CONFIG"
+h_net_config
 h_wait_for 20 "node 1 writes its lease into the new etcd" \
 	bash -c "[ -n \"\$(ETCDCTL_API=3 ip netns exec $H_RUN-etcd etcdctl --endpoints http://127.0.0.1:2379 get --keys-only $key)\" ]" ||
 	{ grep -v "peer " "$H_TMP/n1.log" >&2; h_fail "lease not re-created"; }

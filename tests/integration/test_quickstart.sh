@@ -2,7 +2,7 @@
 # The README's first command: deploy/quickstart.sh brings up etcd, 3 nodes and
 # 6 pods, proves cross-node traffic and masquerade, is idempotent, and its
 # `down` leaves no namespace, process or file behind.
-# labels: deploy
+# labels: deploy;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 h_init
@@ -31,7 +31,7 @@ done
 left=$(ip netns list | awk -v p="$H_RUN-" 'index($1, p) == 1' | wc -l)
 h_assert_eq 0 "$left" "namespaces left after down"
 for p in "$state" /run/"$H_RUN"-n1 /var/lib/cni/"$H_RUN"-n1; do
-	[ -e "$p" ] && h_fail "$p left after down"
+	h_no_file "$p" "$p left after down"
 done
 qs down >/dev/null 2>&1 || h_fail "a second down must succeed"
 h_log "quickstart up (twice) and down: clean"

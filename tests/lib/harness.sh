@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# netns test harness: builds DESIGN.md's topology out of network namespaces.
+# netns test harness: underlay bridge, etcd, nodes and an external host, each a network namespace.
 #
 #   source "$WEFT_SRC/tests/lib/harness.sh"
 #   h_init                 # root check (exit 77 if not root), run prefix, cleanup trap
@@ -7,6 +7,8 @@
 #   h_etcd_start           # etcd in netns $H_RUN-etcd on 198.18.0.254:2379
 #   h_node_add 1           # netns $H_RUN-n1, eth0 198.18.0.1/24 on the underlay
 #   h_ext_add              # "external" host $H_RUN-ext on 198.18.0.200
+#   h_cluster 3            # all of the above but the external host, plus the
+#                          # default network config in etcd
 #   h_bg "$H_RUN-n1" log cmd...   # start a process in a netns, remembered for cleanup
 #
 # Nothing is attached to the root namespace: every veth is created with both
@@ -244,12 +246,30 @@ h_etcdctl() {
 		--endpoints "${H_ETCD_SCHEME:-http}://127.0.0.1:2379" ${H_ETCDCTL_TLS:-} "$@"
 }
 
-# h_net_config JSON: write the network config to <prefix>/config. Tests that
-# write peer leases by hand use subnets from 10.244.200.0 up and keep the
-# nodes below with "SubnetMax":"10.244.199.0", so no node draws one of them.
+# The network config most tests use. Tests that write peer leases by hand
+# use subnets from 10.244.200.0 up; "SubnetMax" keeps every node below them.
+H_NET_CONFIG='{"Network":"10.244.0.0/16","SubnetMax":"10.244.199.0","Backend":{"Type":"vxlan"}}'
+
+# h_net_config [JSON]: write the network config (H_NET_CONFIG by default)
+# to <prefix>/config.
 h_net_config() {
-	h_etcdctl put "${H_PREFIX:-/coreos.com/network}/config" "$1" >/dev/null ||
+	h_etcdctl put "${H_PREFIX:-/coreos.com/network}/config" "${1:-$H_NET_CONFIG}" >/dev/null ||
 		h_fail "could not write the network config"
+}
+
+# h_cluster N [JSON]: the whole test cluster in one call: the underlay,
+# etcd, nodes 1..N and the network config (H_NET_CONFIG unless JSON is
+# given; an empty JSON writes none). etcd gets the extra arguments in the
+# array H_ETCD_ARGS when set. weftd is started per node by the test
+# (l_start, lease_common.sh), since each test picks its flags.
+h_cluster() {
+	local n config=${2-$H_NET_CONFIG}
+	h_underlay
+	h_etcd_start ${H_ETCD_ARGS[@]+"${H_ETCD_ARGS[@]}"}
+	for n in $(seq 1 "$1"); do
+		h_node_add "$n"
+	done
+	[ -z "$config" ] || h_net_config "$config"
 }
 
 # h_grep ARGS...: grep -q that reads all its input. Under pipefail a
@@ -260,6 +280,44 @@ h_grep() { grep "$@" >/dev/null; }
 # h_assert_eq EXPECTED ACTUAL WHAT
 h_assert_eq() {
 	[ "$1" = "$2" ] || h_fail "$3: expected '$1', got '$2'"
+}
+
+# Negative checks first prove that their probe works, so a misspelt
+# namespace, path or command fails the test instead of passing it.
+
+# h_no_link NS DEV WHAT: NS answers (its lo is listed) and holds no DEV.
+h_no_link() {
+	ip -n "$1" link show lo >/dev/null 2>&1 || h_fail "$3: probe broken, no netns $1"
+	ip -n "$1" link show "$2" >/dev/null 2>&1 && h_fail "$3"
+	return 0
+}
+
+# h_no_file PATH WHAT: PATH's directory exists and PATH does not.
+h_no_file() {
+	local dir
+	dir=$(dirname "$1")
+	[ -d "$dir" ] || h_fail "$2: probe broken, no directory $dir"
+	{ [ -e "$1" ] || [ -L "$1" ]; } && h_fail "$2"
+	return 0
+}
+
+# h_lacks WHAT ERE CMD...: CMD succeeds (the probe works) and no line of
+# its output matches ERE.
+h_lacks() {
+	local what=$1 ere=$2 out
+	shift 2
+	out=$("$@" 2>&1) || h_fail "$what: probe broken: $* failed: $out"
+	grep -E -- "$ere" <<<"$out" >&2 && h_fail "$what"
+	return 0
+}
+
+# h_none ERE CMD...: predicate form of h_lacks for h_wait_for: true when CMD
+# succeeds and prints no line matching ERE; false also when CMD fails.
+h_none() {
+	local ere=$1 out
+	shift
+	out=$("$@" 2>/dev/null) || return 1
+	! grep -qE -- "$ere" <<<"$out"
 }
 
 # h_podman_conf DIR PLUGIN_DIR NET_DIR NETWORK [CONTAINERS_LINE]: podman's

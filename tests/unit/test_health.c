@@ -2,6 +2,7 @@
  * served from a single-threaded loop as in weftd; metrics checked with
  * promtool; READY=1 received on a real notify socket; the connection guard
  * against many idle clients, from many loopback addresses. */
+/* labels: root */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>

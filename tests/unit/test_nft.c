@@ -1,5 +1,6 @@
 /* nftables table ip weft: wire format parsed back without a kernel, then the
  * real transaction in a private network namespace, read back with nft. */
+/* labels: root */
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>

@@ -1,5 +1,6 @@
 /* The netlink layer against the real kernel, inside a network namespace of
  * the test's own (unshared at start; nothing touches the host's). */
+/* labels: root */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -1,5 +1,6 @@
 /* Neighbour and FDB messages: build/parse round trips without a kernel, then
  * set/replace/dump/delete against a real VXLAN device in a private netns. */
+/* labels: root */
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>

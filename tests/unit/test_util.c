@@ -210,6 +210,31 @@ static void test_read_size(void **state)
 	free(big);
 }
 
+/* A pipe has no size to check first: the read loop alone enforces max. */
+static void test_read_fd(void **state)
+{
+	char buf[5000], *text = NULL;
+	size_t len;
+	int fds[2];
+
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fds[1]);
+	assert_int_equal(fd_read_all(fds[0], sizeof(buf), &text, &len), 0);
+	close(fds[0]);
+	assert_int_equal(len, sizeof(buf));
+	assert_int_equal(text[len], '\0');
+	free(text);
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fds[1]);
+	assert_int_equal(fd_read_all(fds[0], sizeof(buf) - 1, &text, &len), -EFBIG);
+	close(fds[0]);
+	assert_int_equal(fd_read_all(-1, 10, &text, &len), -EBADF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_read_kinds),
 		cmocka_unit_test(test_read_size),
+		cmocka_unit_test(test_read_fd),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, setup, teardown);

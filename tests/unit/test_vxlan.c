@@ -2,6 +2,7 @@
  * device creation and adoption, per-peer objects, changes without stale
  * entries, pruning only after the peer list is complete, repair of what
  * others changed, device recreation, DirectRouting, a restart. */
+/* labels: root */
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
