@@ -6,7 +6,7 @@
 # every version; 200 parallel ADDs give 200 distinct pairs; a full IPv6
 # range fails the ADD with code 11 and leaves no IPv4 reservation behind;
 # an IPv6-only node works too.
-# labels: cni
+# labels: cni;root
 # timeout: 420
 source "$WEFT_SRC/tests/integration/cni_common.sh"
 cni_setup

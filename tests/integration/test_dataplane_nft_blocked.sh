@@ -5,7 +5,7 @@
 # subnet.env, /readyz says why (503) and /metrics shows the table missing;
 # once that program exits (its table goes with it) weftd applies its own
 # table, writes subnet.env and becomes ready.
-# labels: dataplane
+# labels: dataplane;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
