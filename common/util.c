@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,53 +125,62 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 	return ret;
 }
 
-int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode)
+static int write_all(int fd, const char *data, size_t len)
 {
-	char tmp[PATH_MAX];
-	size_t off = 0;
-	int fd, ret;
+	while (len) {
+		ssize_t n = write(fd, data, len);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int file_write_via(const char *path, char *tmp, const char *data, size_t len, unsigned mode)
+{
+	char dir[PATH_MAX];
+	int fd, dfd, ret;
+
 	/* A random name, created exclusively (O_EXCL: never through a link
 	 * someone planted); rename() then replaces path itself, not what a
 	 * link there points to. */
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto err_unlink;
-		}
-		off += n;
-	}
+	ret = write_all(fd, data, len);
 	/* open() honours the umask; the contract says the exact mode. */
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (!ret && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
 		ret = -errno;
-		goto err_unlink;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return ret;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = -errno;
-		goto err_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		ret = -errno;
-		goto err_unlink;
+	/* The rename itself survives a crash. */
+	if (str_copy(dir, sizeof(dir), path) == 0) {
+		dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
 	}
 	return 0;
+}
 
-err_unlink:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return ret;
+int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	return file_write_via(path, tmp, data, len, mode);
 }
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

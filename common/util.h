@@ -29,6 +29,9 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len);
  * suffix, created exclusively in the same directory, fsync, rename over
  * path. A link planted at path is replaced, never followed. */
 int file_write_atomic(const char *path, const char *data, size_t len, unsigned mode);
+/* The same with the caller's temp name: tmp is a mkostemp template in
+ * path's directory ("...XXXXXX"), rewritten with the name used. */
+int file_write_via(const char *path, char *tmp, const char *data, size_t len, unsigned mode);
 
 /* Parse a base-10 unsigned integer in [min, max]; whole string must match. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

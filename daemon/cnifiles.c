@@ -86,52 +86,15 @@ cleanup:
 	return same;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Temp file made exclusively (O_EXCL: an existing name or a symlink there
- * fails rather than being followed), hidden and without a .conf/.conflist
- * suffix so no runtime picks it up, then renamed over the target. */
+/* The temp name is hidden and has no .conf/.conflist suffix, so no
+ * runtime picks it up before the rename. */
 static int install(const struct cnifile *f)
 {
 	char tmp[PATH_MAX];
-	int fd, dfd, ret;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", f->dir, f->name) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = write_all(fd, f->data, f->len);
-	if (!ret && (fchmod(fd, f->mode) < 0 || fsync(fd) < 0))
-		ret = -errno;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, f->path) < 0)
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	/* The rename itself survives a crash. */
-	dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return file_write_via(f->path, tmp, f->data, f->len, f->mode);
 }
 
 /* Temp files of ours that a killed weftd left: ".<name>.XXXXXX". */
