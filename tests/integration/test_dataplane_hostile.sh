@@ -7,7 +7,7 @@
 # rejections are counted in /metrics. Pods are wired by the weft plugin,
 # called as a runtime calls it.
 # labels: dataplane;root;etcd
-# timeout: 180
+# timeout: 360
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
 source "$WEFT_SRC/tests/integration/dataplane_common.sh"
