@@ -19,6 +19,7 @@ set -uo pipefail
 
 H_ETCD_IP=198.18.0.254
 H_EXT_IP=198.18.0.200
+H_EXT_IP6=2001:db8:18::c8
 H_PIDS=()
 H_NETNS=()
 H_DIRS=()
@@ -183,10 +184,22 @@ h_node_ns() { echo "$H_RUN-n$1"; }
 h_subnet_file() { echo "/run/$H_RUN-n$1/subnet.env"; }
 h_cni_dir() { echo "/var/lib/cni/$H_RUN-n$1"; }
 
-# h_ext_add: a host outside the overlay (checks masquerade).
+# h_ext_add: a host outside the overlay (checks masquerade); it has
+# $H_EXT_IP6 too, for nodes given an IPv6 underlay.
 h_ext_add() {
 	h_netns_add "$H_RUN-ext"
 	h_attach "$H_RUN-ext" ext "$H_EXT_IP/24"
+	ip -n "$H_RUN-ext" addr add "$H_EXT_IP6/64" dev eth0 nodad
+}
+
+# h_node_v6 N: node N also gets the IPv6 underlay 2001:db8:18::N/64 (no
+# duplicate address detection: the address is usable at once), IPv6
+# forwarding and a default route via the external host.
+h_node_v6() {
+	local ns="$H_RUN-n$1"
+	ip -n "$ns" addr add "2001:db8:18::$1/64" dev eth0 nodad || h_fail "IPv6 underlay on node $1"
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
+	ip -n "$ns" -6 route add default via "$H_EXT_IP6" dev eth0
 }
 
 # h_bg NS LOGFILE CMD...: start CMD inside NS in the background; sets H_LAST_PID.
