@@ -70,8 +70,15 @@ int etcd_grpc_setup(struct etcd_client *c, CURL *e, size_t ep, struct curl_slist
 	curl_easy_setopt(
 		e, CURLOPT_HTTP_VERSION,
 		(long)(tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
-	/* Wait for a connection that multiplexes rather than open another. */
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Wait for a connection that multiplexes rather than open another.
+	 * libcurl 7.88 fails a second stream on a reused prior-knowledge
+	 * connection (CURLE_HTTP2, with etcd too): plain http gets one
+	 * connection per call. */
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, tls ? 1L : 0L);
+	if (!tls) {
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	if (st)
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, st);

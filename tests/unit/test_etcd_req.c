@@ -52,7 +52,8 @@ static void test_json(void **state)
 		    "{\"key\": \"L2E=\", \"range_end\": \"AA==\", \"limit\": 64, \"revision\": "
 		    "\"9007199254740993\", \"keys_only\": true}");
 	rq = (struct etcd_request){.op = ETCD_OP_PUT, .put = put.put};
-	assert_json(&rq, "/v3/kv/put", "{\"key\": \"L2E=\", \"value\": \"dg==\", \"lease\": \"7\"}");
+	assert_json(&rq, "/v3/kv/put",
+		    "{\"key\": \"L2E=\", \"value\": \"dg==\", \"lease\": \"7\"}");
 	/* An empty value is still sent. */
 	rq.put.value = (struct etcd_pb_bytes){0};
 	rq.put.lease = 0;
@@ -85,8 +86,10 @@ static void test_json(void **state)
 
 static void test_watch_json(void **state)
 {
-	struct etcd_pb_watch_create wc = {
-		.key = B("/p/"), .range_end = B("/p0"), .start_revision = 12, .progress_notify = true};
+	struct etcd_pb_watch_create wc = {.key = B("/p/"),
+					  .range_end = B("/p0"),
+					  .start_revision = 12,
+					  .progress_notify = true};
 	char *text = etcd_watch_create_json(&wc);
 
 	(void)state;
@@ -181,9 +184,10 @@ static void test_unary_result(void **state)
 
 static void test_transport_choice(void **state)
 {
-	const char *https[] = {"https://a:2379", "HTTPS://b:2379"}, *mixed[] = {"https://a:2379",
-										  "http://b:2379"};
-	struct etcd_config c = {.endpoints = https, .n_endpoints = 2, .certfile = "c", .keyfile = "k"};
+	const char *https[] = {"https://a:2379", "HTTPS://b:2379"},
+		   *mixed[] = {"https://a:2379", "http://b:2379"};
+	struct etcd_config c = {
+		.endpoints = https, .n_endpoints = 2, .certfile = "c", .keyfile = "k"};
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
 
 	(void)state;
