@@ -7,7 +7,7 @@
 # updates a reservation, keeps its lease alive, sees peers join and leave,
 # restarts, survives an etcd restart. The same certificate is refused outside
 # the prefix (etcdctl, gRPC too; each probe shown to work inside it first).
-# labels: lease
+# labels: lease;root;etcd
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
