@@ -143,6 +143,9 @@ static int lease_plane_new(struct weftd *d)
 		.keyfile = o->etcd_keyfile,
 		.username = o->etcd_username,
 		.password = d->password,
+		.transport = !strcmp(o->etcd_transport, "grpc")	  ? ETCD_TRANSPORT_GRPC
+			     : !strcmp(o->etcd_transport, "json") ? ETCD_TRANSPORT_JSON
+								  : ETCD_TRANSPORT_AUTO,
 	};
 	struct leasemgr_config lc = {
 		.prefix = o->etcd_prefix,
@@ -157,9 +160,12 @@ static int lease_plane_new(struct weftd *d)
 	lc.has_prev_subnet = previous_subnet(o->subnet_file, &lc.prev_subnet);
 	ret = etcd_client_new(d->loop, &ec, &d->etcd);
 	if (ret < 0) {
-		log_err("cannot create the etcd client: %s", strerror(-ret));
+		log_err("cannot create the etcd client: %s",
+			ret == -EPROTONOSUPPORT ? "gRPC needs libcurl with HTTP/2"
+						: strerror(-ret));
 		return ret;
 	}
+	log_info("etcd transport: %s", etcd_client_transport(d->etcd));
 	ret = leasemgr_new(d->etcd, &lc, &node_lease_ops, d->node, &d->lm);
 	if (ret < 0)
 		log_err("cannot create the lease manager: %s", strerror(-ret));

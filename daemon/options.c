@@ -44,6 +44,8 @@ static const struct opt_desc opts[] = {
 	{"etcd-username", T_STR, OFF(etcd_username), NULL, "NAME", "etcd user name"},
 	{"etcd-password-file", T_STR, OFF(etcd_password_file), NULL, "FILE",
 	 "file holding the etcd user's password"},
+	{"etcd-transport", T_STR, OFF(etcd_transport), "auto", "grpc|json|auto",
+	 "etcd wire: auto is gRPC with a client certificate and no user name"},
 	{"net-config-file", T_STR, OFF(net_config_file), NULL, "FILE",
 	 "network config JSON written to <prefix>/config if absent"},
 	{"iface", T_STR, OFF(iface), NULL, "NAME|ADDR",
@@ -266,6 +268,18 @@ static int validate(struct weftd_options *o, char *err, size_t errlen)
 	}
 	if (!o->etcd_username != !o->etcd_password_file) {
 		snprintf(err, errlen, "--etcd-username and --etcd-password-file go together");
+		return -EINVAL;
+	}
+	if (strcmp(o->etcd_transport, "auto") && strcmp(o->etcd_transport, "json") &&
+	    strcmp(o->etcd_transport, "grpc")) {
+		snprintf(err, errlen, "--etcd-transport: '%s' is not grpc, json or auto",
+			 o->etcd_transport);
+		return -EINVAL;
+	}
+	if (!strcmp(o->etcd_transport, "grpc") && o->etcd_username) {
+		snprintf(err, errlen,
+			 "--etcd-transport grpc takes no --etcd-username: the client "
+			 "certificate names the user");
 		return -EINVAL;
 	}
 	if (o->public_ip && ip4_parse_addr(o->public_ip, &a) < 0) {

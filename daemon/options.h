@@ -27,6 +27,7 @@ struct weftd_options {
 	char *etcd_prefix;
 	char *etcd_cafile, *etcd_certfile, *etcd_keyfile;
 	char *etcd_username, *etcd_password_file;
+	char *etcd_transport; /* "auto", "json" or "grpc" */
 	char *net_config_file;
 	char *iface;
 	char *public_ip;

@@ -1,7 +1,8 @@
-/* etcd v3 client over the HTTP/JSON gateway (/v3/...): the API.
+/* etcd v3 client over the HTTP/JSON gateway (/v3/...) or gRPC: the API.
  *
  * Layers, each using only the ones below it:
- *   etcd_codec.h  wire format: base64, kvs, answers, watch framing (jansson)
+ *   etcd_codec.h  wire format: base64, kvs, answers, watch framing (jansson);
+ *                 etcd_pb.h the same for gRPC, etcd_req.h neutral requests
  *   etcd_http.h   transport: client, curl multi, queue, auth, failover,
  *                 watch streams, timers (libcurl)
  *   etcd.h        this API: get/put/txn/lease/watch bodies
@@ -18,6 +19,7 @@
 
 #include "subnet/etcd_codec.h"
 #include "subnet/etcd_http.h"
+#include "subnet/etcd_req.h"
 #include "subnet/etcd_watch.h"
 
 /* Unary calls. They return 0 when started (the callback runs exactly once,
@@ -28,10 +30,9 @@ int etcd_get_prefix(struct etcd_client *c, const char *prefix, etcd_cb cb, void 
 int etcd_put(struct etcd_client *c, const char *key, const char *value, int64_t lease, etcd_cb cb,
 	     void *data);
 int etcd_delete(struct etcd_client *c, const char *key, etcd_cb cb, void *data);
-/* A range with a ready request body (see etcd_range_body); an answer of more
- * than resp_max bytes fails with ETCD_ETOOBIG. */
-int etcd_range_json(struct etcd_client *c, const char *body, size_t resp_max, etcd_cb cb,
-		    void *data);
+/* Any range; an answer of more than resp_max bytes fails with ETCD_ETOOBIG. */
+int etcd_range(struct etcd_client *c, const struct etcd_pb_range *range, size_t resp_max,
+	       etcd_cb cb, void *data);
 
 enum etcd_cmp {
 	ETCD_CMP_CREATE, /* create_revision(key) == rev; rev 0: key absent */

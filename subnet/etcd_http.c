@@ -1,5 +1,5 @@
-/* etcd v3 gateway transport: the curl multi glue, the request queue, auth,
- * endpoint failover and dispatch.
+/* etcd v3 transport: the curl multi glue, the request queue, auth,
+ * endpoint failover and dispatch, shared by the JSON gateway and gRPC.
  *
  * libcurl's sockets are fds of the client's event loop and its timeout is
  * one loop timer; the loop's rule that a removed source is never called
@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 
 #include "common/loop.h"
+#include "subnet/etcd_req.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -203,14 +204,14 @@ void etcd_rotate_endpoint(struct etcd_client *c, size_t used)
 }
 
 int etcd_setup_easy(struct etcd_client *c, CURL *e, size_t ep, const char *path, const char *body,
-		    struct curl_slist **hdrs, char *errbuf)
+		    size_t body_len, struct curl_slist **hdrs, char *errbuf)
 {
 	char url[1024], auth[1024];
 
 	if (snprintf(url, sizeof(url), "%s%s", c->endpoints[ep], path) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
-	*hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	if (!*hdrs)
+	*hdrs = c->grpc ? NULL : curl_slist_append(NULL, "Content-Type: application/json");
+	if (!*hdrs && !c->grpc)
 		return -ENOMEM;
 	if (c->token) {
 		struct curl_slist *h;
@@ -223,8 +224,9 @@ int etcd_setup_easy(struct etcd_client *c, CURL *e, size_t ep, const char *path,
 		*hdrs = h;
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	/* gRPC bodies are binary: the length is given, not found by strlen. */
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)body_len);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
@@ -241,6 +243,9 @@ int etcd_setup_easy(struct etcd_client *c, CURL *e, size_t ep, const char *path,
 	if (c->keyfile)
 		curl_easy_setopt(e, CURLOPT_SSLKEY, c->keyfile);
 	errbuf[0] = '\0';
+	if (c->grpc)
+		return etcd_grpc_setup(c, e, ep, hdrs, NULL);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
 	return 0;
 }
 
@@ -294,9 +299,14 @@ static int req_start_transfer(struct etcd_req *r)
 	if (!r->easy)
 		return -ENOMEM;
 	r->ep = c->cur_ep;
-	ret = etcd_setup_easy(c, r->easy, r->ep, r->path, r->body, &r->hdrs, r->errbuf);
+	ret = etcd_setup_easy(c, r->easy, r->ep, r->path, r->body, r->body_len, &r->hdrs,
+			      r->errbuf);
 	if (ret < 0)
 		return ret;
+	if (c->grpc) {
+		etcd_pb_status_init(&r->st);
+		curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, &r->st);
+	}
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_req_data);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
@@ -310,9 +320,9 @@ static int req_start_transfer(struct etcd_req *r)
 	return 0;
 }
 
-/* Takes the body text; resp_max 0 means RESP_MAX. */
+/* Takes the body; resp_max 0 means RESP_MAX. */
 int etcd_http_submit(struct etcd_client *c, enum etcd_op op, const char *path, char *text,
-		     size_t resp_max, etcd_cb cb, void *data)
+		     size_t body_len, size_t resp_max, etcd_cb cb, void *data)
 {
 	struct etcd_req *r;
 	int ret;
@@ -324,6 +334,7 @@ int etcd_http_submit(struct etcd_client *c, enum etcd_op op, const char *path, c
 		free(text);
 		return -ENOMEM;
 	}
+	r->body_len = body_len;
 	r->c = c;
 	r->op = op;
 	r->path = path;
@@ -350,7 +361,8 @@ int etcd_start_auth(struct etcd_client *c)
 
 	json_decref(b);
 	c->auth_inflight = true;
-	ret = etcd_http_submit(c, ETCD_OP_AUTH, "/v3/auth/authenticate", text, 0, on_auth_done, c);
+	ret = etcd_http_submit(c, ETCD_OP_AUTH, "/v3/auth/authenticate", text,
+			       text ? strlen(text) : 0, 0, on_auth_done, c);
 	if (ret < 0)
 		c->auth_inflight = false;
 	return ret;
@@ -435,6 +447,10 @@ static void complete_request(struct etcd_req *r, CURLcode rc)
 			  r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
 		goto done;
 	}
+	if (c->grpc) {
+		etcd_grpc_result(r, &resp);
+		goto done;
+	}
 	etcd_parse_response(r->op, http, r->resp, r->resp_len, &resp,
 			    r->op == ETCD_OP_AUTH ? &token : NULL);
 	if (r->op == ETCD_OP_AUTH && token) {
@@ -456,6 +472,30 @@ done:
 	r->cb(r->data, &resp);
 	etcd_response_clear(&resp);
 	req_free(r);
+}
+
+int etcd_submit(struct etcd_client *c, const struct etcd_request *rq, size_t resp_max, etcd_cb cb,
+		void *data)
+{
+	struct etcd_pb_buf b = {0};
+	const char *path = NULL;
+	char *text;
+	int ret;
+
+	if (!c->grpc) {
+		text = etcd_req_json(rq, &path);
+		return etcd_http_submit(c, rq->op, path, text, text ? strlen(text) : 0, resp_max,
+					cb, data);
+	}
+	path = etcd_pb_path(rq->op);
+	if (!path)
+		return -EINVAL;
+	ret = etcd_req_pb(&b, rq);
+	if (ret < 0) {
+		etcd_pb_buf_free(&b);
+		return ret;
+	}
+	return etcd_http_submit(c, rq->op, path, (char *)b.data, b.len, resp_max, cb, data);
 }
 
 /* --------------------------------------------------------------- dispatch */
@@ -505,12 +545,17 @@ int etcd_client_new(struct loop *l, const struct etcd_config *cfg, struct etcd_c
 	struct etcd_client *c;
 	int ret = -ENOMEM;
 
+	int tr = etcd_transport_choose(cfg);
+
+	if (tr < 0)
+		return tr;
 	if (!cfg->n_endpoints || (!cfg->username != !cfg->password))
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->loop = l;
+	c->grpc = tr == ETCD_TRANSPORT_GRPC;
 	c->timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DEF_TIMEOUT_MS;
 	c->connect_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEF_CONNECT_MS;
 	c->endpoints = calloc(cfg->n_endpoints, sizeof(*c->endpoints));
@@ -600,6 +645,11 @@ struct loop *etcd_client_loop(const struct etcd_client *c)
 const char *etcd_client_endpoint(const struct etcd_client *c)
 {
 	return c->endpoints[c->cur_ep];
+}
+
+const char *etcd_client_transport(const struct etcd_client *c)
+{
+	return c->grpc ? "grpc" : "json";
 }
 
 uint64_t etcd_client_requests(const struct etcd_client *c)

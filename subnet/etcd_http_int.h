@@ -1,10 +1,11 @@
 /* Internals shared by the etcd transport files (etcd_http.c,
- * etcd_stream.c); nothing above the transport includes this.
+ * etcd_stream.c, etcd_grpc.c); nothing above the transport includes this.
  */
 #ifndef WEFT_ETCD_HTTP_INT_H
 #define WEFT_ETCD_HTTP_INT_H
 
 #include "subnet/etcd_http.h"
+#include "subnet/etcd_pb.h"
 
 #include <curl/curl.h>
 
@@ -23,6 +24,8 @@ struct etcd_req {
 	enum etcd_op op;
 	const char *path;
 	char *body;
+	size_t body_len;
+	struct etcd_pb_status st; /* gRPC trailers */
 	etcd_cb cb;
 	void *data;
 	CURL *easy;
@@ -42,6 +45,9 @@ struct etcd_watch {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *body;
+	size_t body_len;
+	struct etcd_pb_status st; /* gRPC trailers */
+	struct etcd_pb_reader rd; /* gRPC framing */
 	etcd_watch_cb cb;
 	void *data;
 	char *in;
@@ -67,6 +73,7 @@ struct etcd_client {
 	char *token;
 	bool auth_inflight;
 	long timeout_ms, connect_ms;
+	bool grpc;
 	uint64_t requests;
 	struct etcd_req *active, *waiting; /* waiting: for an auth token */
 	struct etcd_watch *watches;
@@ -76,7 +83,19 @@ void __attribute__((format(printf, 3, 4))) etcd_msgf(char *dst, size_t n, const 
 int etcd_classify_curl(CURLcode rc);
 void etcd_rotate_endpoint(struct etcd_client *c, size_t used);
 int etcd_setup_easy(struct etcd_client *c, CURL *e, size_t ep, const char *path, const char *body,
-		    struct curl_slist **hdrs, char *errbuf);
+		    size_t body_len, struct curl_slist **hdrs, char *errbuf);
+int etcd_http_submit(struct etcd_client *c, enum etcd_op op, const char *path, char *body,
+		     size_t body_len, size_t resp_max, etcd_cb cb, void *data);
+/* gRPC parts (etcd_grpc.c). */
+int etcd_grpc_setup(struct etcd_client *c, CURL *e, size_t ep, struct curl_slist **hdrs,
+		    struct etcd_pb_status *st);
+void etcd_grpc_result(struct etcd_req *r, struct etcd_response *resp);
+/* Feeds the watch's buffered bytes through the deframer: 0 or -errno. */
+int etcd_grpc_watch_feed(struct etcd_watch *w,
+			 void (*on_msg)(void *, const struct etcd_watch_msg *));
+/* The CLOSED message's err and reason once a gRPC watch stream ended. */
+void etcd_grpc_watch_end(struct etcd_watch *w, struct etcd_watch_msg *closed, char *reason,
+			 size_t len);
 int etcd_start_auth(struct etcd_client *c);
 int etcd_watch_start_transfer(struct etcd_watch *w);
 void etcd_watch_destroy(struct etcd_watch *w);

@@ -3,8 +3,6 @@
 #include "subnet/etcd.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,29 +26,29 @@ struct etcd_list {
 	char skipped[128];
 };
 
+/* The range of one page (or of the keys-only probe). */
+static struct etcd_pb_range page_range(const char *key, size_t key_len, const char *end,
+				       size_t end_len, int64_t rev, unsigned limit, bool keys_only)
+{
+	return (struct etcd_pb_range){
+		.key = {.data = key, .len = key_len},
+		.range_end = {.data = end, .len = end_len},
+		.limit = limit,
+		.revision = rev,
+		.keys_only = keys_only,
+	};
+}
+
 char *etcd_range_body(const char *key, size_t key_len, const char *end, size_t end_len, int64_t rev,
 		      unsigned limit, bool keys_only)
 {
-	char *k64 = etcd_b64_encode(key, key_len), *e64 = etcd_b64_encode(end, end_len);
-	char *text = NULL, revs[24];
-	json_t *o = NULL;
+	struct etcd_request rq = {
+		.op = ETCD_OP_RANGE,
+		.range = page_range(key, key_len, end, end_len, rev, limit, keys_only),
+	};
+	const char *path;
 
-	if (!k64 || !e64)
-		goto out;
-	/* Strings for int64: no value passes through a double. */
-	snprintf(revs, sizeof(revs), "%" PRId64, rev);
-	o = json_pack("{s:s,s:s,s:I}", "key", k64, "range_end", e64, "limit", (json_int_t)limit);
-	if (!o)
-		goto out;
-	if ((rev && json_object_set_new(o, "revision", json_string(revs)) < 0) ||
-	    (keys_only && json_object_set_new(o, "keys_only", json_true()) < 0))
-		goto out;
-	text = json_dumps(o, JSON_COMPACT);
-out:
-	json_decref(o);
-	free(k64);
-	free(e64);
-	return text;
+	return etcd_req_json(&rq, &path);
 }
 
 int etcd_key_after(const char *key, size_t key_len, char **out, size_t *out_len)
@@ -143,16 +141,11 @@ static void on_page(void *data, const struct etcd_response *r);
 
 static int fetch(struct etcd_list *l)
 {
-	char *body = etcd_range_body(l->next, l->next_len, l->end, l->end_len, l->rev,
-				     l->probing ? 1 : l->limit, l->probing);
-	int ret;
+	struct etcd_pb_range r = page_range(l->next, l->next_len, l->end, l->end_len, l->rev,
+					    l->probing ? 1 : l->limit, l->probing);
 
-	if (!body)
-		return -ENOMEM;
-	ret = etcd_range_json(l->c, body, l->probing ? ETCD_LIST_PROBE_MAX : ETCD_LIST_PAGE_MAX,
-			      on_page, l);
-	free(body);
-	return ret;
+	return etcd_range(l->c, &r, l->probing ? ETCD_LIST_PROBE_MAX : ETCD_LIST_PAGE_MAX, on_page,
+			  l);
 }
 
 static int set_next(struct etcd_list *l, const char *key, size_t len, bool after)

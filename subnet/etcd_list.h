@@ -55,7 +55,7 @@ void etcd_list_get_stats(const struct etcd_list *l, struct etcd_list_stats *st);
 const char *etcd_list_skipped_key(const struct etcd_list *l);
 
 /* Codec and policy, exposed for tests. */
-/* {"key","range_end","limit"[,"revision"][,"keys_only"]} as JSON text;
+/* The gateway body of a page: {"key","range_end","limit"[,"revision"][,"keys_only"]};
  * rev 0 reads the current revision. NULL on ENOMEM. */
 char *etcd_range_body(const char *key, size_t key_len, const char *end, size_t end_len, int64_t rev,
 		      unsigned limit, bool keys_only);

@@ -150,6 +150,12 @@ int etcd_pb_status_header(struct etcd_pb_status *s, const char *line, size_t len
  * (no grpc-status at all: ETCD_EPROTO). Returns out->err. */
 int etcd_pb_status_apply(const struct etcd_pb_status *s, struct etcd_response *out);
 
+/* The result of a whole unary call: its trailer status, then exactly one
+ * answer message in body (framed). Fills out like etcd_pb_parse_response
+ * (cleared first) and returns out->err. */
+int etcd_pb_unary_result(enum etcd_op op, const struct etcd_pb_status *st, const void *body,
+			 size_t len, struct etcd_response *out);
+
 /* What the ResponseHeader says about the member that answered. */
 struct etcd_pb_header {
 	uint64_t cluster_id, member_id, raft_term;

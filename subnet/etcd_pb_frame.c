@@ -219,3 +219,64 @@ int etcd_pb_status_apply(const struct etcd_pb_status *s, struct etcd_response *o
 		snprintf(out->message, sizeof(out->message), "grpc-status %d", s->status);
 	return out->err;
 }
+
+struct unary_acc {
+	enum etcd_op op;
+	struct etcd_response *out;
+	unsigned n;
+	int ret;
+};
+
+static int on_unary_msg(void *data, const uint8_t *msg, size_t len)
+{
+	struct unary_acc *a = data;
+
+	if (a->n++)
+		return -EPROTO;
+	a->ret = etcd_pb_parse_response(a->op, msg, len, a->out, NULL);
+	return 0;
+}
+
+/* The permission error cannot tell a Common Name that names no user from a
+ * key outside the user's role: say both. */
+static void explain_denied(struct etcd_response *out)
+{
+	char m[sizeof(out->message)];
+
+	if (out->grpc_code != 7)
+		return;
+	snprintf(m, sizeof(m), "%s", out->message);
+	snprintf(out->message, sizeof(out->message),
+		 "%.100s (the client certificate's Common Name names no etcd user, or the "
+		 "user's role does not cover the key)",
+		 m);
+}
+
+int etcd_pb_unary_result(enum etcd_op op, const struct etcd_pb_status *st, const void *body,
+			 size_t len, struct etcd_response *out)
+{
+	struct etcd_pb_reader rd;
+	struct unary_acc a = {.op = op, .out = out};
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (etcd_pb_status_apply(st, out)) {
+		explain_denied(out);
+		return out->err;
+	}
+	etcd_pb_reader_init(&rd, len + 1);
+	ret = etcd_pb_reader_feed(&rd, body, len, on_unary_msg, &a);
+	if (!ret && (a.n != 1 || etcd_pb_reader_partial(&rd)))
+		ret = -EPROTO;
+	etcd_pb_reader_clear(&rd);
+	if (a.ret)
+		return out->err;
+	if (ret) {
+		etcd_response_clear(out);
+		memset(out, 0, sizeof(*out));
+		out->err = ETCD_EPROTO;
+		snprintf(out->message, sizeof(out->message), "%s",
+			 a.n ? "more than one answer message" : "no complete answer message");
+	}
+	return out->err;
+}

@@ -1,11 +1,14 @@
-/* Watch streams of the etcd transport: one long POST /v3/watch each, bytes
- * buffered by libcurl's write callback and parsed outside it. */
+/* Watch streams of the etcd transport: one long POST each (/v3/watch on the
+ * gateway, the Watch call on gRPC), bytes buffered by libcurl's write
+ * callback and parsed outside it. */
 #include "subnet/etcd_http_int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "subnet/etcd_req.h"
 
 /* ---------------------------------------------------------------- watches */
 
@@ -25,6 +28,7 @@ void etcd_watch_destroy(struct etcd_watch *w)
 	}
 	curl_slist_free_all(w->hdrs);
 	etcd_watch_parser_clear(&w->parser);
+	etcd_pb_reader_clear(&w->rd);
 	free(w->in);
 	free(w->body);
 	free(w);
@@ -90,14 +94,20 @@ int etcd_watch_start_transfer(struct etcd_watch *w)
 	if (!w->easy)
 		return -ENOMEM;
 	w->ep = c->cur_ep;
-	ret = etcd_setup_easy(c, w->easy, w->ep, "/v3/watch", w->body, &w->hdrs, w->errbuf);
+	ret = etcd_setup_easy(c, w->easy, w->ep, c->grpc ? ETCD_PB_PATH_WATCH : "/v3/watch",
+			      w->body, w->body_len, &w->hdrs, w->errbuf);
 	if (ret < 0)
 		return ret;
+	if (c->grpc) {
+		etcd_pb_status_init(&w->st);
+		curl_easy_setopt(w->easy, CURLOPT_HEADERDATA, &w->st);
+	} else {
+		curl_easy_setopt(w->easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	/* No overall timeout on a stream: progress notifications plus a
 	 * low-speed limit and TCP keepalive find a dead server. */
 	curl_easy_setopt(w->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(w->easy, CURLOPT_LOW_SPEED_TIME, 900L);
-	curl_easy_setopt(w->easy, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, on_watch_data);
 	curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
 	curl_easy_setopt(w->easy, CURLOPT_PRIVATE, NULL);
@@ -108,24 +118,42 @@ int etcd_watch_start_transfer(struct etcd_watch *w)
 	return 0;
 }
 
-/* Takes body (freed on failure too). */
-int etcd_http_watch_open(struct etcd_client *c, char *body, etcd_watch_cb cb, void *data,
-			 struct etcd_watch **out)
+/* The create request in the client's wire format. */
+static char *watch_body(struct etcd_client *c, const struct etcd_pb_watch_create *wc, size_t *len)
+{
+	struct etcd_pb_buf b = {0};
+	char *text;
+
+	if (!c->grpc) {
+		text = etcd_watch_create_json(wc);
+		*len = text ? strlen(text) : 0;
+		return text;
+	}
+	if (etcd_pb_encode_watch_create(&b, wc) < 0) {
+		etcd_pb_buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return (char *)b.data;
+}
+
+int etcd_watch_open(struct etcd_client *c, const struct etcd_pb_watch_create *wc, etcd_watch_cb cb,
+		    void *data, struct etcd_watch **out)
 {
 	struct etcd_watch *w;
 	int ret = 0;
 
-	if (!body)
-		return -ENOMEM;
 	w = calloc(1, sizeof(*w));
-	if (!w) {
-		free(body);
+	if (!w)
+		return -ENOMEM;
+	w->body = watch_body(c, wc, &w->body_len);
+	if (!w->body) {
+		free(w);
 		return -ENOMEM;
 	}
 	w->c = c;
 	w->cb = cb;
 	w->data = data;
-	w->body = body;
 	etcd_watch_parser_init(&w->parser, on_watch_msg, w);
 	w->next = c->watches;
 	c->watches = w;
@@ -162,18 +190,19 @@ void etcd_watch_deliver(struct etcd_watch *w, bool done, CURLcode rc)
 
 	w->delivering = true;
 	if (w->in_len && !w->cancelled && !w->ending) {
-		int ret = etcd_watch_parser_feed(&w->parser, w->in, w->in_len);
+		int ret = w->c->grpc ? etcd_grpc_watch_feed(w, on_watch_msg)
+				     : etcd_watch_parser_feed(&w->parser, w->in, w->in_len);
+		bool big = ret == -E2BIG || ret == -EMSGSIZE;
 
 		w->in_len = 0;
 		if (ret < 0 && !w->ending) {
 			w->ending = true;
-			w->end_err = ret == -E2BIG ? ETCD_ETOOBIG : ret;
+			w->end_err = big ? ETCD_ETOOBIG : ret == -EPROTO ? ETCD_EPROTO : ret;
 			snprintf(w->end_reason, sizeof(w->end_reason), "%s",
-				 ret == -E2BIG ? "watch message larger than 8 MiB"
-					       : strerror(-ret));
+				 big ? "watch message larger than 8 MiB" : strerror(-ret));
 		}
 	}
-	if (done && !w->cancelled && !w->ending)
+	if (done && !w->cancelled && !w->ending && !w->c->grpc)
 		etcd_watch_parser_finish(&w->parser);
 	if (w->cancelled) {
 		w->delivering = false;
@@ -193,6 +222,8 @@ void etcd_watch_deliver(struct etcd_watch *w, bool done, CURLcode rc)
 		closed.err = etcd_classify_curl(rc);
 		etcd_msgf(reason, sizeof(reason), "%s: %s", w->c->endpoints[w->ep],
 			  w->errbuf[0] ? w->errbuf : curl_easy_strerror(rc));
+	} else if (w->c->grpc) {
+		etcd_grpc_watch_end(w, &closed, reason, sizeof(reason));
 	} else {
 		closed.err = ETCD_ECONNECT;
 		etcd_msgf(reason, sizeof(reason), "%s: stream closed by the server",
