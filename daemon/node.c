@@ -167,17 +167,26 @@ static void on_config(void *data, const struct netconf *nc)
 
 static void hand_over_peers(struct node *n);
 
-static void on_lease_acquired(void *data, const struct ip4_net *subnet,
+/* The IPv4 data plane for the lease's IPv4 subnet. The IPv6 part (key->v6,
+ * attrs->public_ipv6, vni6, vtep_mac6) is for the IPv6 data plane. */
+static void on_lease_acquired(void *data, const struct lease_key *key,
 			      const struct lease_attrs *attrs)
 {
 	struct node *n = data;
 	const struct netconf *nc = leasemgr_netconf(n->lm);
 	const struct underlay *ul = n->c.ul;
+	const struct ip4_net *subnet = &key->v4;
 	struct vxlan_conf vc;
 	int ret = 0;
 
 	if (!nc) /* a lease comes only after the config */
 		return;
+	/* A new lease may be other subnets: subnet.env follows it. */
+	n->env_written = false;
+	if (!key->has_v4) {
+		node_update(n);
+		return;
+	}
 	vc = (struct vxlan_conf){
 		.vni = nc->vni,
 		.port = nc->port,
@@ -193,8 +202,6 @@ static void on_lease_acquired(void *data, const struct ip4_net *subnet,
 		memcpy(vc.mac, attrs->vtep_mac, 6);
 	else
 		ret = vxlan_vtep_mac(ul->public_ip, nc->vni, vc.mac);
-	/* A new lease may be another subnet: subnet.env follows it. */
-	n->env_written = false;
 	if (ret >= 0)
 		ret = dp_lease(n->dp, &vc, &nc->network);
 	if (ret < 0)
@@ -204,27 +211,38 @@ static void on_lease_acquired(void *data, const struct ip4_net *subnet,
 	node_update(n);
 }
 
-static void on_lease_lost(void *data, const struct ip4_net *subnet)
+static void on_lease_lost(void *data, const struct lease_key *key)
 {
 	/* subnet.env stays: pods keep their addresses while the lease manager
 	 * re-acquires; readiness follows its status. */
 	node_update(data);
 }
 
-static void log_peer(const char *what, const struct ip4_net *subnet,
-		     const struct lease_attrs *attrs)
+static void log_peer(const char *what, const struct lease_key *key, const struct lease_attrs *attrs)
 {
 	char s[IP4_NET_STRLEN], ip[IP4_ADDR_STRLEN] = "-", mac[MAC_STRLEN] = "-";
+	char s6[IP6_NET_STRLEN], ip6[IP6_ADDR_STRLEN] = "-", mac6[MAC_STRLEN] = "-";
 
 	if (!log_enabled(WLOG_DEBUG))
 		return;
-	ip4_format_net(subnet, s);
-	if (attrs) {
-		ip4_format_addr(attrs->public_ip, ip);
-		if (attrs->has_vtep_mac)
-			mac_format(attrs->vtep_mac, mac);
+	if (key->has_v4) {
+		ip4_format_net(&key->v4, s);
+		if (attrs) {
+			ip4_format_addr(attrs->public_ip, ip);
+			if (attrs->has_vtep_mac)
+				mac_format(attrs->vtep_mac, mac);
+		}
+		log_debug("peer %s: %s via %s (VTEP %s)", what, s, ip, mac);
 	}
-	log_debug("peer %s: %s via %s (VTEP %s)", what, s, ip, mac);
+	if (key->has_v6) {
+		ip6_format_net(&key->v6, s6);
+		if (attrs) {
+			ip6_format_addr(&attrs->public_ipv6, ip6);
+			if (attrs->has_vtep_mac6)
+				mac_format(attrs->vtep_mac6, mac6);
+		}
+		log_debug("peer %s: %s via %s (VTEP %s)", what, s6, ip6, mac6);
+	}
 }
 
 static void peer_set(struct node *n, const struct ip4_net *subnet, const struct lease_attrs *attrs)
@@ -254,31 +272,38 @@ static void hand_over_peers(struct node *n)
 	size_t count = leasemgr_peers(n->lm, &peers);
 
 	for (size_t i = 0; i < count; i++)
-		peer_set(n, &peers[i].subnet, &peers[i].attrs);
+		if (peers[i].key.has_v4)
+			peer_set(n, &peers[i].subnet, &peers[i].attrs);
 	leasemgr_get_status(n->lm, &st);
 	if (st.peers_synced)
 		dp_peers_synced(n->dp);
 }
 
-static void on_peer_added(void *data, const struct ip4_net *subnet, const struct lease_attrs *attrs)
+/* Each peer has a subnet of every family the config enables; the IPv4 data
+ * plane takes the IPv4 part, the IPv6 part (key->v6, public_ipv6, vni6,
+ * vtep_mac6) is for the IPv6 one. */
+static void on_peer_added(void *data, const struct lease_key *key, const struct lease_attrs *attrs)
 {
-	log_peer("added", subnet, attrs);
-	peer_set(data, subnet, attrs);
+	log_peer("added", key, attrs);
+	if (key->has_v4)
+		peer_set(data, &key->v4, attrs);
 }
 
-static void on_peer_updated(void *data, const struct ip4_net *subnet,
+static void on_peer_updated(void *data, const struct lease_key *key,
 			    const struct lease_attrs *attrs)
 {
-	log_peer("updated", subnet, attrs);
-	peer_set(data, subnet, attrs);
+	log_peer("updated", key, attrs);
+	if (key->has_v4)
+		peer_set(data, &key->v4, attrs);
 }
 
-static void on_peer_removed(void *data, const struct ip4_net *subnet)
+static void on_peer_removed(void *data, const struct lease_key *key)
 {
 	struct node *n = data;
 
-	log_peer("removed", subnet, NULL);
-	dp_peer_del(n->dp, subnet);
+	log_peer("removed", key, NULL);
+	if (key->has_v4)
+		dp_peer_del(n->dp, &key->v4);
 }
 
 static void on_peers_synced(void *data)
