@@ -498,9 +498,10 @@ static bool drop_unusable(struct leasemgr *m, struct entry *e, int *ret)
 		m->told_bad_reservation = true;
 		return true;
 	}
-	log_info("lease %s carries this node's PublicIP but lies outside the network config; "
-		 "removing it",
-		 lk_str(&k, s));
+	log_info("lease %s carries this node's PublicIP but %s; removing it", lk_str(&k, s),
+		 m->any && !lk_families_ok(m, &k)
+			 ? "names other address families than the network config"
+			 : "lies outside the network config");
 	if (m->any && k.has_v4 && m->nc.enable_ipv4 && netconf_subnet_valid(&m->nc, &k.v4)) {
 		m->have_prefer = true;
 		m->prefer = k.v4;
