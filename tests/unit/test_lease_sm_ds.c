@@ -488,6 +488,25 @@ static void test_own_key_deleted_reacquires_both(void **state)
 	fx_free(&x);
 }
 
+static void test_own_key_taken_over(void **state)
+{
+	struct fx x;
+	char key[160], key2[160];
+
+	fx_init(&x, NET_DS);
+	fx_start(&x);
+	assert_held(&x, key);
+	/* Another node's value on our key: neither of our addresses. */
+	kv_fake_put(x.f, key, PEER9, 0);
+	kv_fake_run(x.f);
+	assert_int_equal(x.s.lost, 1);
+	assert_held(&x, key2);
+	assert_string_not_equal(key, key2);
+	assert_int_equal(x.s.added, 1);
+	assert_true(x.s.last_added.has_v4 && x.s.last_added.has_v6);
+	fx_free(&x);
+}
+
 static void test_ipv6_refused_unless_allowed(void **state)
 {
 	struct fx x;
@@ -571,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_ipv4_config_ignores_ipv6_keys),
 		cmocka_unit_test(test_old_ipv4_lease_upgraded_keeps_subnet),
 		cmocka_unit_test(test_own_key_deleted_reacquires_both),
+		cmocka_unit_test(test_own_key_taken_over),
 		cmocka_unit_test(test_ipv6_refused_unless_allowed),
 		cmocka_unit_test(test_ipv6_without_public_ipv6_fatal),
 		cmocka_unit_test(test_pick6_skips_taken),
