@@ -64,7 +64,7 @@ static int read_small_file(const char *what, const char *path, char **out)
 
 static int find_underlay(struct weftd *d)
 {
-	char err[256], a[IP4_ADDR_STRLEN];
+	char err[256], a[IP4_ADDR_STRLEN], a6[IP6_ADDR_STRLEN] = "none";
 	int ret;
 
 	ret = underlay_detect(d->opt.iface, d->opt.public_ip, &d->ul, err, sizeof(err));
@@ -72,8 +72,12 @@ static int find_underlay(struct weftd *d)
 		log_err("%s", err);
 		return ret;
 	}
+	underlay_detect_ipv6(d->opt.public_ipv6, &d->ul);
 	ip4_format_addr(d->ul.public_ip, a);
-	log_info("underlay interface %s (MTU %u), public IP %s", d->ul.iface, d->ul.mtu, a);
+	if (d->ul.has_public_ipv6)
+		ip6_format_addr(&d->ul.public_ipv6, a6);
+	log_info("underlay interface %s (MTU %u), public IP %s, public IPv6 %s", d->ul.iface,
+		 d->ul.mtu, a, a6);
 	return 0;
 }
 
@@ -118,17 +122,19 @@ static int prepare(struct weftd *d)
 	return find_underlay(d);
 }
 
-/* The subnet of the previous run's subnet.env, to be preferred. */
-static bool previous_subnet(const char *path, struct ip4_net *out)
+/* The subnets of the previous run's subnet.env, to be preferred. */
+static void previous_subnets(const char *path, struct leasemgr_config *lc)
 {
 	struct subnet_env env;
 	char err[128];
 
+	if (subnetenv_read(path, &env, err, sizeof(err)) < 0)
+		return;
 	/* An IPv6-only file names no IPv4 subnet to prefer. */
-	if (subnetenv_read(path, &env, err, sizeof(err)) < 0 || env.v6_only)
-		return false;
-	*out = ip4_net_canonical(&env.subnet);
-	return true;
+	lc->has_prev_subnet = !env.v6_only;
+	lc->prev_subnet = ip4_net_canonical(&env.subnet);
+	lc->has_prev_subnet6 = env.has_v6;
+	lc->prev_subnet6 = ip6_net_canonical(&env.subnet6);
 }
 
 /* The etcd client and the lease manager on top of it. */
@@ -154,10 +160,12 @@ static int lease_plane_new(struct weftd *d)
 		.net_config = d->net_config,
 		.backend_type = "vxlan",
 		.backend_data = node_backend_data,
+		.has_public_ipv6 = d->ul.has_public_ipv6,
+		.public_ipv6 = d->ul.public_ipv6,
 	};
 	int ret;
 
-	lc.has_prev_subnet = previous_subnet(o->subnet_file, &lc.prev_subnet);
+	previous_subnets(o->subnet_file, &lc);
 	ret = etcd_client_new(d->loop, &ec, &d->etcd);
 	if (ret < 0) {
 		log_err("cannot create the etcd client: %s",

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "backend/vxlan.h"
 #include "backend/vxlan_mac.h"
 #include "common/log.h"
@@ -18,6 +20,7 @@
 #include "daemon/underlay.h"
 #include "subnet/subnetenv.h"
 
+#define VXLAN6_EXTRA	 20    /* IPv6 header over IPv4's */
 #define UPDATE_PERIOD_MS 10000 /* readiness can change without an event */
 #define ENV_RETRY_MS	 2000
 
@@ -36,7 +39,30 @@ static unsigned overlay_mtu(const struct node *n, const struct netconf *nc)
 	return (nc->mtu ? nc->mtu : n->c.ul->mtu) - VXLAN_OVERHEAD;
 }
 
-/* The BackendData this node publishes: the VXLAN backend's VNI and VtepMAC. */
+/* FLANNEL_MTU: a pod's one interface carries every family, so with IPv6 on
+ * it fits the IPv6 tunnel (VXLAN over IPv6 costs 20 bytes more). */
+static unsigned pod_mtu(const struct node *n, const struct netconf *nc)
+{
+	return overlay_mtu(n, nc) - (nc->enable_ipv6 ? VXLAN6_EXTRA : 0);
+}
+
+int node_vtep_mac6(const uint8_t addr[16], uint32_t vni, uint8_t mac[6])
+{
+	unsigned char in[20], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	memcpy(in, addr, 16);
+	for (int i = 0; i < 4; i++)
+		in[16 + i] = (unsigned char)(vni >> (24 - 8 * i));
+	if (EVP_Digest(in, sizeof(in), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 5)
+		return -EIO;
+	mac[0] = 0x02;
+	memcpy(mac + 1, md, 5);
+	return 0;
+}
+
+/* The BackendData this node publishes: the VXLAN backend's VNI and VtepMAC,
+ * and with IPv6 on, BackendV6Data from the public IPv6 address. */
 int node_backend_data(void *data, const struct netconf *nc, struct lease_attrs *attrs)
 {
 	struct node *n = data;
@@ -44,6 +70,11 @@ int node_backend_data(void *data, const struct netconf *nc, struct lease_attrs *
 
 	attrs->vni = nc->vni;
 	attrs->has_vtep_mac = ret == 0;
+	if (ret == 0 && nc->enable_ipv6 && n->c.ul->has_public_ipv6) {
+		ret = node_vtep_mac6(n->c.ul->public_ipv6.s6_addr, nc->vni, attrs->vtep_mac6);
+		attrs->vni6 = nc->vni;
+		attrs->has_vtep_mac6 = ret == 0;
+	}
 	return ret;
 }
 
@@ -102,7 +133,7 @@ static void write_subnet_env(struct node *n)
 	struct leasemgr_status st;
 	struct subnet_env env;
 	struct dp_stats ds;
-	char s[IP4_NET_STRLEN];
+	char s[IP6_NET_STRLEN];
 	int ret;
 
 	leasemgr_get_status(n->lm, &st);
@@ -112,9 +143,17 @@ static void write_subnet_env(struct node *n)
 	env = (struct subnet_env){
 		.network = nc->network,
 		.subnet = {st.subnet.addr + 1, st.subnet.prefix},
-		.mtu = overlay_mtu(n, nc),
+		.mtu = pod_mtu(n, nc),
 		.ipmasq = n->c.ip_masq,
+		.v6_only = !st.key.has_v4,
+		.has_v6 = st.key.has_v6,
 	};
+	if (st.key.has_v6) {
+		/* The gateway: the subnet's ::1. */
+		env.network6 = nc->ipv6_network;
+		env.subnet6 = st.key.v6;
+		env.subnet6.addr.s6_addr[15] |= 1;
+	}
 	ret = subnetenv_write(n->c.subnet_file, &env);
 	if (ret < 0) {
 		log_err("cannot write %s: %s; retrying", n->c.subnet_file, strerror(-ret));
@@ -122,8 +161,12 @@ static void write_subnet_env(struct node *n)
 		return;
 	}
 	n->env_written = true;
-	ip4_format_net(&env.subnet, s);
-	log_info("wrote %s (FLANNEL_SUBNET=%s FLANNEL_MTU=%u)", n->c.subnet_file, s, env.mtu);
+	if (env.v6_only)
+		ip6_format_net(&env.subnet6, s);
+	else
+		ip4_format_net(&env.subnet, s);
+	log_info("wrote %s (%s=%s FLANNEL_MTU=%u)", n->c.subnet_file,
+		 env.v6_only ? "FLANNEL_IPV6_SUBNET" : "FLANNEL_SUBNET", s, env.mtu);
 }
 
 /* Something readiness depends on may have changed. */
@@ -167,17 +210,26 @@ static void on_config(void *data, const struct netconf *nc)
 
 static void hand_over_peers(struct node *n);
 
-static void on_lease_acquired(void *data, const struct ip4_net *subnet,
+/* The IPv4 data plane for the lease's IPv4 subnet. The IPv6 part (key->v6,
+ * attrs->public_ipv6, vni6, vtep_mac6) is for the IPv6 data plane. */
+static void on_lease_acquired(void *data, const struct lease_key *key,
 			      const struct lease_attrs *attrs)
 {
 	struct node *n = data;
 	const struct netconf *nc = leasemgr_netconf(n->lm);
 	const struct underlay *ul = n->c.ul;
+	const struct ip4_net *subnet = &key->v4;
 	struct vxlan_conf vc;
 	int ret = 0;
 
 	if (!nc) /* a lease comes only after the config */
 		return;
+	/* A new lease may be other subnets: subnet.env follows it. */
+	n->env_written = false;
+	if (!key->has_v4) {
+		node_update(n);
+		return;
+	}
 	vc = (struct vxlan_conf){
 		.vni = nc->vni,
 		.port = nc->port,
@@ -193,8 +245,6 @@ static void on_lease_acquired(void *data, const struct ip4_net *subnet,
 		memcpy(vc.mac, attrs->vtep_mac, 6);
 	else
 		ret = vxlan_vtep_mac(ul->public_ip, nc->vni, vc.mac);
-	/* A new lease may be another subnet: subnet.env follows it. */
-	n->env_written = false;
 	if (ret >= 0)
 		ret = dp_lease(n->dp, &vc, &nc->network);
 	if (ret < 0)
@@ -204,27 +254,38 @@ static void on_lease_acquired(void *data, const struct ip4_net *subnet,
 	node_update(n);
 }
 
-static void on_lease_lost(void *data, const struct ip4_net *subnet)
+static void on_lease_lost(void *data, const struct lease_key *key)
 {
 	/* subnet.env stays: pods keep their addresses while the lease manager
 	 * re-acquires; readiness follows its status. */
 	node_update(data);
 }
 
-static void log_peer(const char *what, const struct ip4_net *subnet,
-		     const struct lease_attrs *attrs)
+static void log_peer(const char *what, const struct lease_key *key, const struct lease_attrs *attrs)
 {
 	char s[IP4_NET_STRLEN], ip[IP4_ADDR_STRLEN] = "-", mac[MAC_STRLEN] = "-";
+	char s6[IP6_NET_STRLEN], ip6[IP6_ADDR_STRLEN] = "-", mac6[MAC_STRLEN] = "-";
 
 	if (!log_enabled(WLOG_DEBUG))
 		return;
-	ip4_format_net(subnet, s);
-	if (attrs) {
-		ip4_format_addr(attrs->public_ip, ip);
-		if (attrs->has_vtep_mac)
-			mac_format(attrs->vtep_mac, mac);
+	if (key->has_v4) {
+		ip4_format_net(&key->v4, s);
+		if (attrs) {
+			ip4_format_addr(attrs->public_ip, ip);
+			if (attrs->has_vtep_mac)
+				mac_format(attrs->vtep_mac, mac);
+		}
+		log_debug("peer %s: %s via %s (VTEP %s)", what, s, ip, mac);
 	}
-	log_debug("peer %s: %s via %s (VTEP %s)", what, s, ip, mac);
+	if (key->has_v6) {
+		ip6_format_net(&key->v6, s6);
+		if (attrs) {
+			ip6_format_addr(&attrs->public_ipv6, ip6);
+			if (attrs->has_vtep_mac6)
+				mac_format(attrs->vtep_mac6, mac6);
+		}
+		log_debug("peer %s: %s via %s (VTEP %s)", what, s6, ip6, mac6);
+	}
 }
 
 static void peer_set(struct node *n, const struct ip4_net *subnet, const struct lease_attrs *attrs)
@@ -254,31 +315,38 @@ static void hand_over_peers(struct node *n)
 	size_t count = leasemgr_peers(n->lm, &peers);
 
 	for (size_t i = 0; i < count; i++)
-		peer_set(n, &peers[i].subnet, &peers[i].attrs);
+		if (peers[i].key.has_v4)
+			peer_set(n, &peers[i].subnet, &peers[i].attrs);
 	leasemgr_get_status(n->lm, &st);
 	if (st.peers_synced)
 		dp_peers_synced(n->dp);
 }
 
-static void on_peer_added(void *data, const struct ip4_net *subnet, const struct lease_attrs *attrs)
+/* Each peer has a subnet of every family the config enables; the IPv4 data
+ * plane takes the IPv4 part, the IPv6 part (key->v6, public_ipv6, vni6,
+ * vtep_mac6) is for the IPv6 one. */
+static void on_peer_added(void *data, const struct lease_key *key, const struct lease_attrs *attrs)
 {
-	log_peer("added", subnet, attrs);
-	peer_set(data, subnet, attrs);
+	log_peer("added", key, attrs);
+	if (key->has_v4)
+		peer_set(data, &key->v4, attrs);
 }
 
-static void on_peer_updated(void *data, const struct ip4_net *subnet,
+static void on_peer_updated(void *data, const struct lease_key *key,
 			    const struct lease_attrs *attrs)
 {
-	log_peer("updated", subnet, attrs);
-	peer_set(data, subnet, attrs);
+	log_peer("updated", key, attrs);
+	if (key->has_v4)
+		peer_set(data, &key->v4, attrs);
 }
 
-static void on_peer_removed(void *data, const struct ip4_net *subnet)
+static void on_peer_removed(void *data, const struct lease_key *key)
 {
 	struct node *n = data;
 
-	log_peer("removed", subnet, NULL);
-	dp_peer_del(n->dp, subnet);
+	log_peer("removed", key, NULL);
+	if (key->has_v4)
+		dp_peer_del(n->dp, &key->v4);
 }
 
 static void on_peers_synced(void *data)

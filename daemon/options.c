@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "common/ip4.h"
+#include "common/ip6.h"
 #include "common/util.h"
 
 enum opt_type {
@@ -52,6 +53,8 @@ static const struct opt_desc opts[] = {
 	 "underlay interface (default: the default-route interface)"},
 	{"public-ip", T_STR, OFF(public_ip), NULL, "ADDR",
 	 "IPv4 address published to peers (default: the interface's first)"},
+	{"public-ipv6", T_STR, OFF(public_ipv6), NULL, "ADDR",
+	 "IPv6 address published to peers (default: the interface's first global one)"},
 	{"subnet-file", T_STR, OFF(subnet_file), "/run/weft/subnet.env", "FILE",
 	 "where to write subnet.env for the CNI plugin"},
 	{"ip-masq", T_BOOL, OFF(ip_masq), "false", NULL,
@@ -253,6 +256,7 @@ static int validate_cni(const struct weftd_options *o, char *err, size_t errlen)
 static int validate(struct weftd_options *o, char *err, size_t errlen)
 {
 	uint32_t a;
+	struct in6_addr a6;
 	const char *colon;
 	uint64_t port;
 
@@ -284,6 +288,11 @@ static int validate(struct weftd_options *o, char *err, size_t errlen)
 	}
 	if (o->public_ip && ip4_parse_addr(o->public_ip, &a) < 0) {
 		snprintf(err, errlen, "--public-ip: '%s' is not an IPv4 address", o->public_ip);
+		return -EINVAL;
+	}
+	if (o->public_ipv6 && (ip6_parse_addr(o->public_ipv6, &a6) < 0 || !ip6_addr_usable(&a6))) {
+		snprintf(err, errlen, "--public-ipv6: '%s' is not a unicast IPv6 address",
+			 o->public_ipv6);
 		return -EINVAL;
 	}
 	if (o->iface && !o->iface[0]) {

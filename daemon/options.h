@@ -31,6 +31,7 @@ struct weftd_options {
 	char *net_config_file;
 	char *iface;
 	char *public_ip;
+	char *public_ipv6;
 	char *subnet_file;
 	bool ip_masq;
 	char *cni_conf_dir, *cni_conf_template, *cni_version;

@@ -1,11 +1,13 @@
 #include "daemon/underlay.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -158,4 +160,86 @@ int underlay_detect(const char *iface, const char *public_ip, struct underlay *o
 out:
 	freeifaddrs(ifa);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ IPv6 */
+
+#define IF_INET6_PATH	  "/proc/net/if_inet6"
+#define SCOPE_GLOBAL	  0x00
+#define IFA_F_DADFAILED_  0x08
+#define IFA_F_DEPRECATED_ 0x20
+#define IFA_F_TENTATIVE_  0x40
+
+int underlay_inet6_line(const char *line, struct in6_addr *a, char ifname[IF_NAMESIZE],
+			unsigned *scope, unsigned *flags)
+{
+	char hex[33], ifn[IF_NAMESIZE + 1];
+	unsigned idx, plen;
+
+	if (sscanf(line, "%32s %x %x %x %x %16s", hex, &idx, &plen, scope, flags, ifn) != 6 ||
+	    strlen(hex) != 32 || strlen(ifn) >= IF_NAMESIZE)
+		return -EINVAL;
+	for (int i = 0; i < 16; i++) {
+		char byte[3] = {hex[2 * i], hex[2 * i + 1], 0}, *end;
+		unsigned long v = strtoul(byte, &end, 16);
+
+		if (*end || !isxdigit((unsigned char)byte[0]) || !isxdigit((unsigned char)byte[1]))
+			return -EINVAL;
+		a->s6_addr[i] = (uint8_t)v;
+	}
+	str_copy(ifname, IF_NAMESIZE, ifn);
+	return 0;
+}
+
+/* True when addr on ifname is global, neither tentative, deprecated nor
+ * failed duplicate address detection, as /proc/net/if_inet6 (this netns)
+ * says. */
+static bool inet6_good(const char *ifname, const struct in6_addr *addr)
+{
+	char line[256], ifn[IF_NAMESIZE];
+	unsigned scope, flags;
+	struct in6_addr a;
+	bool good = false;
+	FILE *f = fopen(IF_INET6_PATH, "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (underlay_inet6_line(line, &a, ifn, &scope, &flags) < 0 || strcmp(ifn, ifname) ||
+		    !ip6_addr_equal(&a, addr))
+			continue;
+		good = scope == SCOPE_GLOBAL &&
+		       !(flags & (IFA_F_TENTATIVE_ | IFA_F_DEPRECATED_ | IFA_F_DADFAILED_));
+		break;
+	}
+	fclose(f);
+	return good;
+}
+
+void underlay_detect_ipv6(const char *public_ipv6, struct underlay *u)
+{
+	struct ifaddrs *ifa;
+
+	u->has_public_ipv6 = false;
+	if (public_ipv6) {
+		u->has_public_ipv6 = ip6_parse_addr(public_ipv6, &u->public_ipv6) == 0;
+		return;
+	}
+	if (getifaddrs(&ifa) < 0)
+		return;
+	/* getifaddrs keeps the kernel's order of the interface's addresses. */
+	for (const struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		const struct in6_addr *a;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 ||
+		    strcmp(i->ifa_name, u->iface))
+			continue;
+		a = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		if (!ip6_addr_usable(a) || !inet6_good(u->iface, a))
+			continue;
+		u->public_ipv6 = *a;
+		u->has_public_ipv6 = true;
+		break;
+	}
+	freeifaddrs(ifa);
 }

@@ -65,12 +65,41 @@ static void config_retry(struct leasemgr *m)
 	lm_timer_arm(m, m->t_config, etcd_backoff_ms(m->config_fail++, 500, 5000, rnd32()));
 }
 
+/* What the backend publishes for this config: the IPv4 parts only with
+ * IPv4 on (an IPv6-only lease says PublicIP 0.0.0.0), PublicIPv6 with IPv6. */
+static int build_value(struct leasemgr *m)
+{
+	int ret;
+
+	memset(&m->attrs, 0, sizeof(m->attrs));
+	m->attrs.public_ip = m->public_ip;
+	memcpy(m->attrs.backend_type, m->backend_type, sizeof(m->attrs.backend_type));
+	ret = m->backend_data ? m->backend_data(m->data, &m->nc, &m->attrs) : 0;
+	m->attrs.public_ip = m->nc.enable_ipv4 ? m->public_ip : 0;
+	memcpy(m->attrs.backend_type, m->backend_type, sizeof(m->attrs.backend_type));
+	if (!m->nc.enable_ipv4)
+		m->attrs.has_vtep_mac = false;
+	m->attrs.has_public_ipv6 = m->nc.enable_ipv6;
+	memset(&m->attrs.public_ipv6, 0, sizeof(m->attrs.public_ipv6));
+	if (m->nc.enable_ipv6)
+		m->attrs.public_ipv6 = m->public_ipv6;
+	else
+		m->attrs.has_vtep_mac6 = false;
+	if (ret == 0) {
+		free(m->own_value);
+		m->own_value = lease_attrs_encode(&m->attrs);
+		ret = m->own_value ? 0 : -ENOMEM;
+	}
+	return ret;
+}
+
 static void config_loaded(struct leasemgr *m, const char *json)
 {
 	char err[256];
 	int ret;
 
-	ret = netconf_parse(json, strlen(json), &m->nc, err, sizeof(err));
+	ret = m->allow_ipv6 ? netconf_parse_any(json, strlen(json), &m->nc, err, sizeof(err))
+			    : netconf_parse(json, strlen(json), &m->nc, err, sizeof(err));
 	if (ret < 0) {
 		if (!m->bad_config || strcmp(m->bad_config, json) != 0)
 			log_err("network config at %s is invalid: %s; waiting for a fixed one",
@@ -80,18 +109,16 @@ static void config_loaded(struct leasemgr *m, const char *json)
 		config_retry(m);
 		return;
 	}
-	/* What the backend publishes for this config. */
-	memset(&m->attrs, 0, sizeof(m->attrs));
-	m->attrs.public_ip = m->public_ip;
-	memcpy(m->attrs.backend_type, m->backend_type, sizeof(m->attrs.backend_type));
-	ret = m->backend_data ? m->backend_data(m->data, &m->nc, &m->attrs) : 0;
-	m->attrs.public_ip = m->public_ip;
-	memcpy(m->attrs.backend_type, m->backend_type, sizeof(m->attrs.backend_type));
-	if (ret == 0) {
-		free(m->own_value);
-		m->own_value = lease_attrs_encode(&m->attrs);
-		ret = m->own_value ? 0 : -ENOMEM;
+	if (m->nc.enable_ipv6 && !m->has_public_ipv6) {
+		m->cfg = LM_CONFIG_FATAL;
+		if (m->ops.on_fatal)
+			m->ops.on_fatal(m->data, -EINVAL,
+					"the network config enables IPv6 but this node has no "
+					"public IPv6 address (--public-ipv6)");
+		return;
 	}
+	m->any = m->nc.enable_ipv6;
+	ret = build_value(m);
 	if (ret < 0) {
 		m->cfg = LM_CONFIG_FATAL;
 		if (m->ops.on_fatal)
@@ -176,6 +203,11 @@ static int copy_config(struct leasemgr *m, const struct leasemgr_config *cfg)
 		return -ENAMETOOLONG;
 	m->have_prefer = cfg->has_prev_subnet;
 	m->prefer = cfg->prev_subnet;
+	m->allow_ipv6 = cfg->allow_ipv6;
+	m->has_public_ipv6 = cfg->has_public_ipv6;
+	m->public_ipv6 = cfg->public_ipv6;
+	m->have_prefer6 = cfg->has_prev_subnet6;
+	m->prefer6 = cfg->prev_subnet6;
 	return 0;
 }
 
@@ -293,6 +325,7 @@ void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st)
 	st->lease_held = lm_held(m);
 	st->reservation = lm_held(m) && m->reservation;
 	st->subnet = m->own;
+	st->key = m->own_lk;
 	st->lease_id = lm_held(m) && !m->reservation ? m->lease_id : 0;
 	st->lease_ttl_s = m->lease_ttl;
 	st->lease_expiry_ms = lm_held(m) && !m->reservation ? m->expiry_ms : 0;

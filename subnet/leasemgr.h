@@ -23,6 +23,16 @@
  *   on_lease_acquired   own subnet (again after a re-acquire)
  *   on_peer_added / on_peer_updated / on_peer_removed
  *   on_peers_synced     a complete listing was applied: stale state may go
+ *
+ * Dual stack and IPv6 only (a config with EnableIPv6, loaded only when
+ * leasemgr_config.allow_ipv6 is set): the own lease is one key naming the
+ * subnet of each family the config enables (lease_key_format_any), both
+ * drawn, reused and created together in one create-if-absent txn, never
+ * one without the other. Peers are keys of any form judged as a whole set
+ * (peer_accept_set_any): a key must name exactly the config's families,
+ * so an accepted peer has a subnet and an address of every enabled
+ * family. Callbacks and peers carry the key's subnets (struct lease_key);
+ * in an IPv4-only config they are IPv4 only and behave as before.
  */
 #ifndef WEFT_LEASEMGR_H
 #define WEFT_LEASEMGR_H
@@ -46,15 +56,18 @@ struct leasemgr;
 struct leasemgr_ops {
 	/* The network config was read and validated (once). */
 	void (*on_config)(void *data, const struct netconf *nc);
-	void (*on_lease_acquired)(void *data, const struct ip4_net *subnet,
+	/* key: the subnets of the own lease; attrs: the value published
+	 * (PublicIPv6 and BackendV6Data set when IPv6 is on). */
+	void (*on_lease_acquired)(void *data, const struct lease_key *key,
 				  const struct lease_attrs *attrs);
 	/* The own lease or key vanished; a re-acquire is under way. */
-	void (*on_lease_lost)(void *data, const struct ip4_net *subnet);
-	void (*on_peer_added)(void *data, const struct ip4_net *subnet,
+	void (*on_lease_lost)(void *data, const struct lease_key *key);
+	/* key: the peer's subnets (its identity); attrs: its decoded value. */
+	void (*on_peer_added)(void *data, const struct lease_key *key,
 			      const struct lease_attrs *attrs);
-	void (*on_peer_updated)(void *data, const struct ip4_net *subnet,
+	void (*on_peer_updated)(void *data, const struct lease_key *key,
 				const struct lease_attrs *attrs);
-	void (*on_peer_removed)(void *data, const struct ip4_net *subnet);
+	void (*on_peer_removed)(void *data, const struct lease_key *key);
 	void (*on_peers_synced)(void *data);
 	/* Nothing can be retried (e.g. TLS rejected); the daemon should exit. */
 	void (*on_fatal)(void *data, int err, const char *why);
@@ -67,6 +80,14 @@ struct leasemgr_config {
 	const char *net_config; /* JSON put at <prefix>/config if absent, or NULL */
 	bool has_prev_subnet;	/* prev_subnet from the old subnet.env */
 	struct ip4_net prev_subnet;
+	/* IPv6: configs with EnableIPv6 are refused unless allow_ipv6. The
+	 * node's PublicIPv6 (required then) and FLANNEL_IPV6_SUBNET of the old
+	 * subnet.env. */
+	bool allow_ipv6;
+	bool has_public_ipv6;
+	struct in6_addr public_ipv6;
+	bool has_prev_subnet6;
+	struct ip6_net prev_subnet6;
 	/* What the backend publishes in the own lease: BackendType, and the
 	 * BackendData (VNI, VtepMAC) that backend_data fills for the network
 	 * config once it is loaded (called with the ops' data; NULL: none). A
@@ -76,16 +97,18 @@ struct leasemgr_config {
 };
 
 struct leasemgr_peer {
-	struct ip4_net subnet;
+	struct ip4_net subnet; /* key.v4; all zero without IPv4 */
 	struct lease_attrs attrs;
+	struct lease_key key;
 };
 
 /* Read by the metrics endpoint. Times are CLOCK_REALTIME milliseconds. */
 struct leasemgr_status {
 	bool config_loaded;
 	bool lease_held;
-	bool reservation; /* the own key has no etcd lease */
-	struct ip4_net subnet;
+	bool reservation;      /* the own key has no etcd lease */
+	struct ip4_net subnet; /* key.v4; all zero without IPv4 */
+	struct lease_key key;
 	int64_t lease_id;
 	int64_t lease_ttl_s;
 	uint64_t lease_expiry_ms; /* 0 when unknown or a reservation */
@@ -123,7 +146,8 @@ void leasemgr_free(struct leasemgr *m);
 
 /* NULL until the config is loaded. */
 const struct netconf *leasemgr_netconf(const struct leasemgr *m);
-/* Current peers (as reported through the callbacks), sorted by subnet.
+/* Current peers (as reported through the callbacks), sorted by subnet
+ * (IPv4 first, then IPv6).
  * Valid until the next dispatch. */
 size_t leasemgr_peers(const struct leasemgr *m, const struct leasemgr_peer **peers);
 void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st);

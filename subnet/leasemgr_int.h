@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
@@ -27,12 +28,20 @@
 #define VALUE_MAX	    4096 /* a lease value is about 150 bytes */
 #define WATCH_PROVEN_MS	    1000 /* a watch up this long is not flapping */
 
+/* The map's sort subnet of an IPv6-only key: after every IPv4 subnet, and
+ * never a leasable or taken one (prefix 33). */
+#define LM_NO_V4 ((struct ip4_net){0xffffffffu, 33})
+
 /* One key under <prefix>/subnets/. Several keys can name the same IPv4
- * subnet (a dual-stack key, for one): the whole key is the identity. */
+ * subnet (a dual-stack key, for one): the whole key is the identity. The
+ * map is sorted by subnet (IPv4 part, LM_NO_V4 without one), then key. */
 struct entry {
 	struct ip4_net subnet;
 	char *key;
-	bool plain; /* key is the canonical <prefix>/subnets/a.b.c.d-n */
+	bool plain;	/* key is the canonical <prefix>/subnets/a.b.c.d-n */
+	bool has_lk;	/* lk valid: lease_key_parse_any took the key */
+	bool plain_any; /* key is lease_key_format_any(lk) */
+	struct lease_key lk;
 	int64_t create_rev, mod_rev, lease;
 	char *value;
 	bool decoded; /* attrs valid */
@@ -73,6 +82,9 @@ struct leasemgr {
 	char *prefix, *net_config;
 	char config_key[KEY_MAX], subnets_key[KEY_MAX];
 	uint32_t public_ip;
+	bool allow_ipv6, has_public_ipv6;
+	struct in6_addr public_ipv6;
+	bool any; /* the config enables IPv6: keys of every family (lk) */
 	int64_t ttl_s;
 	struct leasemgr_ops ops;
 	void *data;
@@ -105,14 +117,18 @@ struct leasemgr {
 	struct kv_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
 
 	enum lm_own_state own_state;
-	bool reservation; /* HELD: the own key has no etcd lease */
-	struct ip4_net own;
+	bool reservation;   /* HELD: the own key has no etcd lease */
+	struct ip4_net own; /* own_lk.v4, zero without IPv4 */
+	struct lease_key own_lk;
+	char own_key[KEY_MAX];
 	int64_t lease_id, lease_ttl;
 	uint64_t expiry_ms;
 	bool have_prefer;
 	struct ip4_net prefer;
+	bool have_prefer6;
+	struct ip6_net prefer6;
 	bool tried_adopt, ever_held, told_exhausted;
-	struct ip4_net trying;
+	struct lease_key trying;
 	unsigned acquire_fail, races_in_row, ka_fail;
 
 	struct leasemgr_peer *peers;
@@ -161,10 +177,42 @@ static inline const char *net_str(const struct ip4_net *n, char buf[static IP4_N
 	return buf;
 }
 
+#define LK_STRLEN (IP4_NET_STRLEN + 3 + IP6_NET_STRLEN)
+
+/* "10.244.3.0/24", "10.244.3.0/24 + fd00::/64" or "fd00::/64", for logs. */
+static inline const char *lk_str(const struct lease_key *k, char buf[static LK_STRLEN])
+{
+	char a[IP4_NET_STRLEN] = "", b[IP6_NET_STRLEN] = "";
+
+	if (k->has_v4)
+		ip4_format_net(&k->v4, a);
+	if (k->has_v6)
+		ip6_format_net(&k->v6, b);
+	snprintf(buf, LK_STRLEN, "%s%s%s", a, k->has_v4 && k->has_v6 ? " + " : "", b);
+	return buf;
+}
+
+/* The map's sort subnet of a key's subnets. */
+static inline struct ip4_net lk_sort_net(const struct lease_key *k)
+{
+	return k->has_v4 ? k->v4 : LM_NO_V4;
+}
+
+/* The own lease's key names exactly the config's families. */
+static inline bool lk_families_ok(const struct leasemgr *m, const struct lease_key *k)
+{
+	return k->has_v4 == m->nc.enable_ipv4 && k->has_v6 == m->nc.enable_ipv6;
+}
+
 /* leasemgr_view.c: the map and the peers */
 size_t lm_map_find(const struct leasemgr *m, const struct ip4_net *sn, const char *key,
 		   bool *found);
 struct entry *lm_map_get(struct leasemgr *m, const struct ip4_net *sn);
+/* The entry of the canonical key of k's subnets (any family). */
+struct entry *lm_map_get_lk(struct leasemgr *m, const struct lease_key *k);
+void lm_map_remove_lk(struct leasemgr *m, const struct lease_key *k);
+int lm_map_put_lk(struct leasemgr *m, const struct lease_key *k, const char *value, int64_t mod_rev,
+		  int64_t lease);
 void lm_map_remove_key(struct leasemgr *m, const struct ip4_net *sn, const char *key);
 void lm_map_remove(struct leasemgr *m, const struct ip4_net *sn);
 void lm_map_clear(struct leasemgr *m);
@@ -176,6 +224,11 @@ int lm_kv_subnet(const struct leasemgr *m, const struct etcd_kv *kv, struct ip4_
 int lm_map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *sn);
 void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn);
 void lm_emit_all(struct leasemgr *m);
+/* Records a verdict; a new rejection is counted and logged once. */
+void lm_judge(struct leasemgr *m, struct entry *e, enum peer_verdict v, const struct entry *winner);
+
+/* leasemgr_any.c: the peers of a config with IPv6, judged as one set */
+void lm_emit_any(struct leasemgr *m);
 
 /* leasemgr.c: etcd errors and the network config */
 bool lm_fatal_error(struct leasemgr *m, const struct etcd_response *r, const char *what);
@@ -188,6 +241,8 @@ void lm_acquire(struct leasemgr *m);
 void lm_acquire_fire(void *data);
 void lm_keepalive_fire(void *data);
 void lm_check_own(struct leasemgr *m);
+/* True when a change of (sn, key) concerns the own lease. */
+bool lm_touches_own(const struct leasemgr *m, const struct ip4_net *sn, const char *key);
 
 /* leasemgr_sync.c: listing and watch */
 void lm_watch_drop(struct leasemgr *m);

@@ -51,30 +51,36 @@ static uint64_t keepalive_period_ms(const struct leasemgr *m)
 
 static void lose_own(struct leasemgr *m, bool prefer_same)
 {
-	struct ip4_net old = m->own;
+	struct lease_key old = m->own_lk;
 
 	m->own_state = LM_OWN_IDLE;
 	m->reservation = false;
 	m->tried_adopt = false;
 	lm_timer_disarm(m, m->t_keepalive);
-	m->have_prefer = prefer_same;
-	m->prefer = old;
+	m->have_prefer = prefer_same && old.has_v4;
+	m->prefer = old.v4;
+	m->have_prefer6 = prefer_same && old.has_v6;
+	m->prefer6 = old.v6;
 	if (m->ops.on_lease_lost)
 		m->ops.on_lease_lost(m->data, &old);
 	lm_acquire(m);
 }
 
-static void became_held(struct leasemgr *m, const struct ip4_net *sn, int64_t mod_rev,
+static void became_held(struct leasemgr *m, const struct lease_key *k, int64_t mod_rev,
 			int64_t lease, const char *how)
 {
-	char s[IP4_NET_STRLEN];
+	char s[LK_STRLEN];
+	const struct lease_key own = *k;
 
-	lm_map_put(m, sn, m->own_value, mod_rev, lease);
+	lm_map_put_lk(m, &own, m->own_value, mod_rev, lease);
 	m->own_state = LM_OWN_HELD;
 	m->told_exhausted = false;
-	m->own = *sn;
+	m->own_lk = own;
+	m->own = own.has_v4 ? own.v4 : (struct ip4_net){0, 0};
+	lease_key_format_any(m->prefix, &own, m->own_key, sizeof(m->own_key));
 	m->reservation = lease == 0;
 	m->have_prefer = false;
+	m->have_prefer6 = false;
 	m->races_in_row = 0;
 	m->acquire_fail = 0;
 	m->ka_fail = 0;
@@ -86,12 +92,12 @@ static void became_held(struct leasemgr *m, const struct ip4_net *sn, int64_t mo
 		m->expiry_ms = 0;
 	if (lease)
 		log_info("subnet %s acquired (%s), etcd lease %" PRId64 " with TTL %" PRId64 " s",
-			 net_str(sn, s), how, lease, m->lease_ttl);
+			 lk_str(&own, s), how, lease, m->lease_ttl);
 	else
-		log_info("subnet %s acquired (%s), reservation without TTL", net_str(sn, s), how);
+		log_info("subnet %s acquired (%s), reservation without TTL", lk_str(&own, s), how);
 	m->ever_held = true;
 	if (m->ops.on_lease_acquired)
-		m->ops.on_lease_acquired(m->data, sn, &m->attrs);
+		m->ops.on_lease_acquired(m->data, &m->own_lk, &m->attrs);
 	lm_emit_all(m);
 	keepalive_arm(m, keepalive_period_ms(m));
 }
@@ -120,7 +126,7 @@ static bool lease_not_found(const struct etcd_response *r)
 static void on_keepalive(void *data, const struct etcd_response *r)
 {
 	struct leasemgr *m = data;
-	char s[IP4_NET_STRLEN];
+	char s[LK_STRLEN];
 
 	if (!lm_held(m) || m->reservation || !m->lease_id)
 		return;
@@ -147,7 +153,7 @@ static void on_keepalive(void *data, const struct etcd_response *r)
 	if (r->ttl <= 0) {
 		log_warn("etcd lease %" PRId64 " of subnet %s is gone; re-acquiring (same subnet "
 			 "if still free)",
-			 m->lease_id, net_str(&m->own, s));
+			 m->lease_id, lk_str(&m->own_lk, s));
 		m->lease_id = 0;
 		lose_own(m, true);
 		return;
@@ -189,7 +195,7 @@ static void txn_lost(struct leasemgr *m, const struct etcd_response *r)
 	if (r->n_kvs)
 		lm_map_put_kv(m, &r->kvs[0], &sn);
 	else
-		lm_map_remove(m, &m->trying);
+		lm_map_remove_lk(m, &m->trying);
 }
 
 /* The common part of a put's answer: our etcd lease vanished meanwhile
@@ -212,7 +218,7 @@ static bool put_answered(struct leasemgr *m, const struct etcd_response *r, cons
 static void on_created(void *data, const struct etcd_response *r)
 {
 	struct leasemgr *m = data;
-	char s[IP4_NET_STRLEN], ip[IP4_ADDR_STRLEN] = "?";
+	char s[LK_STRLEN], ip[IP6_ADDR_STRLEN] = "?";
 	struct entry *e;
 
 	if (!put_answered(m, r, "subnet create"))
@@ -224,13 +230,17 @@ static void on_created(void *data, const struct etcd_response *r)
 	txn_lost(m, r);
 	m->lost_races++;
 	m->races_in_row++;
-	e = lm_map_get(m, &m->trying);
-	if (e && e->decoded)
+	e = lm_map_get_lk(m, &m->trying);
+	if (e && e->decoded && m->nc.enable_ipv4)
 		ip4_format_addr(e->attrs.public_ip, ip);
+	else if (e && e->decoded && e->attrs.has_public_ipv6)
+		ip6_format_addr(&e->attrs.public_ipv6, ip);
 	log_info("subnet %s was taken concurrently (by %s); trying another subnet",
-		 net_str(&m->trying, s), ip);
-	if (m->have_prefer && ip4_net_equal(&m->prefer, &m->trying))
+		 lk_str(&m->trying, s), ip);
+	if (m->have_prefer && m->trying.has_v4 && ip4_net_equal(&m->prefer, &m->trying.v4))
 		m->have_prefer = false;
+	if (m->have_prefer6 && m->trying.has_v6 && ip6_net_equal(&m->prefer6, &m->trying.v6))
+		m->have_prefer6 = false;
 	if (m->races_in_row > RACES_BEFORE_PAUSE)
 		acquire_retry(
 			m, LM_OWN_BACKOFF,
@@ -247,7 +257,7 @@ static void on_reuse_put(void *data, const struct etcd_response *r)
 	if (!put_answered(m, r, "lease update"))
 		return;
 	if (r->succeeded) {
-		e = lm_map_get(m, &m->trying);
+		e = lm_map_get_lk(m, &m->trying);
 		became_held(m, &m->trying, r->revision, e && !e->lease ? 0 : m->lease_id,
 			    e && !e->lease ? "reserved for this node, value updated"
 					   : "reused, value updated");
@@ -260,7 +270,7 @@ static void on_reuse_put(void *data, const struct etcd_response *r)
 static void on_adopt(void *data, const struct etcd_response *r)
 {
 	struct leasemgr *m = data;
-	struct entry *e = lm_map_get(m, &m->trying);
+	struct entry *e = lm_map_get_lk(m, &m->trying);
 
 	if (r->err) {
 		acquire_failed(m, "lease keepalive", r);
@@ -283,22 +293,57 @@ static void on_stale_deleted(void *data, const struct etcd_response *r)
 		return;
 	}
 	if (r->succeeded)
-		lm_map_remove(m, &m->trying);
+		lm_map_remove_lk(m, &m->trying);
 	else
 		txn_lost(m, r);
 	acquire_step(m);
+}
+
+/* The subnets of an entry as the own lease would name them. */
+static struct lease_key entry_lk(const struct leasemgr *m, const struct entry *e)
+{
+	if (m->any)
+		return e->lk;
+	return (struct lease_key){.has_v4 = true, .v4 = e->subnet};
+}
+
+/* A key this node would write: the canonical one of its subnets. */
+static bool own_form(const struct leasemgr *m, const struct entry *e)
+{
+	return m->any ? e->plain_any : e->plain;
+}
+
+/* The value names this node: its PublicIP, or with IPv6 its PublicIPv6
+ * (either is enough in dual stack: one address may have changed). */
+static bool names_us(const struct leasemgr *m, const struct lease_attrs *a)
+{
+	bool v6 = m->nc.enable_ipv6 && a->has_public_ipv6 &&
+		  ip6_addr_equal(&a->public_ipv6, &m->public_ipv6);
+
+	if (!m->nc.enable_ipv4)
+		return v6;
+	return a->public_ip == m->public_ip || v6;
+}
+
+/* Every subnet of k is leasable and k names exactly the config's families. */
+static bool lk_leasable(const struct leasemgr *m, const struct lease_key *k)
+{
+	if (!m->any)
+		return netconf_subnet_valid(&m->nc, &k->v4);
+	return lk_families_ok(m, k) && (!k->has_v4 || netconf_subnet_valid(&m->nc, &k->v4)) &&
+	       (!k->has_v6 || netconf_ipv6_subnet_valid(&m->nc, &k->v6));
 }
 
 static int reuse(struct leasemgr *m, struct entry *e)
 {
 	char key[KEY_MAX];
 
-	lease_key_format(m->prefix, &e->subnet, key, sizeof(key));
-	m->trying = e->subnet;
+	m->trying = entry_lk(m, e);
+	lease_key_format_any(m->prefix, &m->trying, key, sizeof(key));
 	if (!e->lease) {
 		/* A reservation: keep it lease-less, refresh our value only. */
 		if (!strcmp(e->value, m->own_value)) {
-			became_held(m, &e->subnet, e->mod_rev, 0, "reserved for this node");
+			became_held(m, &m->trying, e->mod_rev, 0, "reserved for this node");
 			return 0;
 		}
 		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, 0,
@@ -306,7 +351,7 @@ static int reuse(struct leasemgr *m, struct entry *e)
 	}
 	if (e->lease == m->lease_id) {
 		if (!strcmp(e->value, m->own_value)) {
-			became_held(m, &e->subnet, e->mod_rev, e->lease, "reused");
+			became_held(m, &m->trying, e->mod_rev, e->lease, "reused");
 			return 0;
 		}
 		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, m->lease_id,
@@ -339,7 +384,7 @@ int leasemgr_pick_free(const struct netconf *nc, const uint32_t *taken, size_t n
 
 /* Any lease overlapping a candidate makes it taken, whatever its length:
  * leases of an older SubnetLen still hold their addresses. */
-static int pick(struct leasemgr *m, struct ip4_net *out)
+static int pick4(struct leasemgr *m, struct ip4_net *out)
 {
 	struct ip4_net *taken;
 	uint64_t r;
@@ -362,9 +407,118 @@ free_taken:
 	return ret;
 }
 
+static int pick6(struct leasemgr *m, struct ip6_net *out)
+{
+	struct ip6_net *taken;
+	size_t n = 0;
+	uint64_t r;
+	int ret;
+
+	taken = malloc((m->n_map + 1) * sizeof(*taken));
+	if (!taken)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_map; i++)
+		if (m->map[i].has_lk && m->map[i].lk.has_v6)
+			taken[n++] = m->map[i].lk.v6;
+	if (m->have_prefer6 && subnet6_is_free(&m->nc, taken, n, &m->prefer6)) {
+		*out = m->prefer6;
+		ret = 0;
+		goto free_taken;
+	}
+	r = ((uint64_t)rnd32() << 32) | rnd32();
+	ret = subnet6_pick_free(&m->nc, taken, n, r, out);
+free_taken:
+	free(taken);
+	return ret;
+}
+
+/* A subnet of every enabled family, or none: never half a lease. *v6_full
+ * tells which family ran out. */
+static int pick(struct leasemgr *m, struct lease_key *out, bool *v6_full)
+{
+	struct lease_key k = {0};
+	int ret = 0;
+
+	*v6_full = false;
+	if (m->nc.enable_ipv4) {
+		k.has_v4 = true;
+		ret = pick4(m, &k.v4);
+	}
+	if (!ret && m->nc.enable_ipv6) {
+		k.has_v6 = true;
+		ret = pick6(m, &k.v6);
+		*v6_full = ret == -ENOSPC;
+	}
+	if (!ret)
+		*out = k;
+	return ret;
+}
+
+static void exhausted(struct leasemgr *m, bool v6_full)
+{
+	char s[IP6_NET_STRLEN], t[IP6_NET_STRLEN];
+	uint64_t n;
+
+	if (v6_full) {
+		struct ip6_net lo = {m->nc.ipv6_subnet_min, m->nc.ipv6_subnet_len};
+		struct ip6_net hi = {m->nc.ipv6_subnet_max, m->nc.ipv6_subnet_len};
+
+		ip6_format_net(&lo, s);
+		ip6_format_net(&hi, t);
+		n = netconf_ipv6_subnet_count(&m->nc);
+	} else {
+		struct ip4_net lo = {m->nc.subnet_min, m->nc.subnet_len};
+		struct ip4_net hi = {m->nc.subnet_max, m->nc.subnet_len};
+
+		ip4_format_net(&lo, s);
+		ip4_format_net(&hi, t);
+		n = netconf_subnet_count(&m->nc);
+	}
+	if (!m->told_exhausted)
+		log_err("no free %ssubnet: all %" PRIu64 " subnets from %s to %s are leased; "
+			"retrying every %d s and whenever a lease is released",
+			v6_full ? "IPv6 " : "", n, s, t, EXHAUSTED_RETRY_MS / 1000);
+	m->told_exhausted = true;
+	acquire_retry(m, LM_OWN_EXHAUSTED, EXHAUSTED_RETRY_MS);
+}
+
+/* A lease of ours that this config cannot use: an operator's reservation is
+ * never deleted, only passed over (true); a lease is removed, its subnets
+ * preferred for the new one. */
+static bool drop_unusable(struct leasemgr *m, struct entry *e, int *ret)
+{
+	char s[LK_STRLEN];
+	struct lease_key k = entry_lk(m, e);
+
+	if (!e->lease) {
+		if (!m->told_bad_reservation)
+			log_warn("reservation %s for this node lies outside the network config; "
+				 "ignored",
+				 lk_str(&k, s));
+		m->told_bad_reservation = true;
+		return true;
+	}
+	log_info("lease %s carries this node's PublicIP but %s; removing it", lk_str(&k, s),
+		 m->any && !lk_families_ok(m, &k)
+			 ? "names other address families than the network config"
+			 : "lies outside the network config");
+	if (m->any && k.has_v4 && m->nc.enable_ipv4 && netconf_subnet_valid(&m->nc, &k.v4)) {
+		m->have_prefer = true;
+		m->prefer = k.v4;
+	}
+	if (m->any && k.has_v6 && netconf_ipv6_subnet_valid(&m->nc, &k.v6)) {
+		m->have_prefer6 = true;
+		m->prefer6 = k.v6;
+	}
+	m->trying = k;
+	*ret = kv_call(m, txn_delete, e->mod_rev, e->key, on_stale_deleted, m);
+	return false;
+}
+
 static void acquire_step(struct leasemgr *m)
 {
-	char key[KEY_MAX], s[IP4_NET_STRLEN], t[IP4_NET_STRLEN];
+	char key[KEY_MAX];
+	bool v6_full;
 	int ret = 0;
 
 	m->own_state = LM_OWN_ACQUIRING;
@@ -372,29 +526,18 @@ static void acquire_step(struct leasemgr *m)
 	 * reservation: a node keeps the subnet its pods use. */
 	for (size_t i = 0; i < 2 * m->n_map; i++) {
 		struct entry *e = &m->map[i % m->n_map];
+		struct lease_key k;
 
-		if (!e->plain || !e->decoded || e->attrs.public_ip != m->public_ip ||
+		if (!own_form(m, e) || !e->decoded || !names_us(m, &e->attrs) ||
 		    (i < m->n_map) != (e->lease != 0))
 			continue;
-		if (netconf_subnet_valid(&m->nc, &e->subnet)) {
+		k = entry_lk(m, e);
+		if (lk_leasable(m, &k)) {
 			ret = reuse(m, e);
 			goto out;
 		}
-		/* An operator's reservation is never deleted, only passed over. */
-		if (!e->lease) {
-			if (!m->told_bad_reservation)
-				log_warn("reservation %s for this node lies outside the network "
-					 "config; ignored",
-					 net_str(&e->subnet, s));
-			m->told_bad_reservation = true;
+		if (drop_unusable(m, e, &ret))
 			continue;
-		}
-		log_info("lease %s carries this node's PublicIP but lies outside the network "
-			 "config; removing it",
-			 net_str(&e->subnet, s));
-		m->trying = e->subnet;
-		lease_key_format(m->prefix, &e->subnet, key, sizeof(key));
-		ret = kv_call(m, txn_delete, e->mod_rev, key, on_stale_deleted, m);
 		goto out;
 	}
 	/* 2. Our own etcd lease to attach the key to. */
@@ -402,24 +545,15 @@ static void acquire_step(struct leasemgr *m)
 		ret = kv_call(m, lease_grant, m->ttl_s, on_granted, m);
 		goto out;
 	}
-	/* 3. The preferred subnet if free, else a random free one. */
-	ret = pick(m, &m->trying);
+	/* 3. The preferred subnets if free, else random free ones, together. */
+	ret = pick(m, &m->trying, &v6_full);
 	if (ret == -ENOSPC) {
-		struct ip4_net lo = {m->nc.subnet_min, m->nc.subnet_len};
-		struct ip4_net hi = {m->nc.subnet_max, m->nc.subnet_len};
-
-		if (!m->told_exhausted)
-			log_err("no free subnet: all %" PRIu64 " subnets from %s to %s are leased; "
-				"retrying every %d s and whenever a lease is released",
-				netconf_subnet_count(&m->nc), net_str(&lo, s), net_str(&hi, t),
-				EXHAUSTED_RETRY_MS / 1000);
-		m->told_exhausted = true;
-		acquire_retry(m, LM_OWN_EXHAUSTED, EXHAUSTED_RETRY_MS);
+		exhausted(m, v6_full);
 		return;
 	}
 	if (ret < 0)
 		goto out;
-	lease_key_format(m->prefix, &m->trying, key, sizeof(key));
+	lease_key_format_any(m->prefix, &m->trying, key, sizeof(key));
 	ret = kv_call(m, txn_put, KV_CMP_CREATE, 0, key, m->own_value, m->lease_id, on_created, m);
 out:
 	if (ret < 0) {
@@ -442,29 +576,37 @@ void lm_acquire_fire(void *data)
 	lm_acquire(data);
 }
 
+bool lm_touches_own(const struct leasemgr *m, const struct ip4_net *sn, const char *key)
+{
+	if (!lm_held(m))
+		return false;
+	return m->any ? !strcmp(key, m->own_key) : ip4_net_equal(sn, &m->own);
+}
+
 /* The own key changed under us (listing or watch). */
 void lm_check_own(struct leasemgr *m)
 {
 	struct entry *e;
-	char s[IP4_NET_STRLEN], ip[IP4_ADDR_STRLEN];
+	char s[LK_STRLEN], ip[IP6_ADDR_STRLEN];
 
 	if (!lm_held(m))
 		return;
-	e = lm_map_get(m, &m->own);
+	e = lm_map_get_lk(m, &m->own_lk);
 	if (!e) {
 		log_warn("the lease key of subnet %s was deleted; re-acquiring (same subnet if "
 			 "still free)",
-			 net_str(&m->own, s));
+			 lk_str(&m->own_lk, s));
 		lose_own(m, true);
 		return;
 	}
-	if (!e->decoded || e->attrs.public_ip != m->public_ip) {
-		if (e->decoded)
+	if (!e->decoded || !names_us(m, &e->attrs)) {
+		snprintf(ip, sizeof(ip), "?");
+		if (e->decoded && m->nc.enable_ipv4)
 			ip4_format_addr(e->attrs.public_ip, ip);
-		else
-			snprintf(ip, sizeof(ip), "?");
-		log_warn("subnet %s now belongs to %s; acquiring another one", net_str(&m->own, s),
-			 ip);
+		else if (e->decoded && e->attrs.has_public_ipv6)
+			ip6_format_addr(&e->attrs.public_ipv6, ip);
+		log_warn("subnet %s now belongs to %s; acquiring another one",
+			 lk_str(&m->own_lk, s), ip);
 		lose_own(m, false);
 		return;
 	}

@@ -108,7 +108,7 @@ static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 			lm_map_remove_key(m, &sn, ev->kv->key);
 			released = true;
 		}
-		if (lm_held(m) && ip4_net_equal(&sn, &m->own))
+		if (lm_touches_own(m, &sn, ev->kv->key))
 			lm_check_own(m);
 		else
 			lm_emit_one(m, &sn);

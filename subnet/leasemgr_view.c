@@ -115,6 +115,25 @@ void lm_map_remove_key(struct leasemgr *m, const struct ip4_net *sn, const char 
 	m->n_map--;
 }
 
+struct entry *lm_map_get_lk(struct leasemgr *m, const struct lease_key *k)
+{
+	char key[KEY_MAX];
+	struct ip4_net sn = lk_sort_net(k);
+
+	if (lease_key_format_any(m->prefix, k, key, sizeof(key)) < 0)
+		return NULL;
+	return map_get_key(m, &sn, key);
+}
+
+void lm_map_remove_lk(struct leasemgr *m, const struct lease_key *k)
+{
+	char key[KEY_MAX];
+	struct ip4_net sn = lk_sort_net(k);
+
+	if (lease_key_format_any(m->prefix, k, key, sizeof(key)) == 0)
+		lm_map_remove_key(m, &sn, key);
+}
+
 void lm_map_remove(struct leasemgr *m, const struct ip4_net *sn)
 {
 	char key[KEY_MAX];
@@ -159,6 +178,11 @@ int lm_map_put_key(struct leasemgr *m, const struct ip4_net *sn, const char *key
 		m->map[i].key = k;
 		m->map[i].plain = lease_key_format(m->prefix, sn, plain, sizeof(plain)) == 0 &&
 				  !strcmp(plain, key);
+		m->map[i].has_lk = lease_key_parse_any(m->prefix, key, &m->map[i].lk) == 0;
+		m->map[i].plain_any =
+			m->map[i].has_lk &&
+			lease_key_format_any(m->prefix, &m->map[i].lk, plain, sizeof(plain)) == 0 &&
+			!strcmp(plain, key);
 	}
 	e = &m->map[i];
 	/* The same value again keeps its verdict: counted and logged once. */
@@ -184,13 +208,32 @@ int lm_map_put(struct leasemgr *m, const struct ip4_net *sn, const char *value, 
 	return lm_map_put_key(m, sn, key, value, 0, mod_rev, lease);
 }
 
+int lm_map_put_lk(struct leasemgr *m, const struct lease_key *k, const char *value, int64_t mod_rev,
+		  int64_t lease)
+{
+	char key[KEY_MAX];
+	struct ip4_net sn = lk_sort_net(k);
+
+	if (lease_key_format_any(m->prefix, k, key, sizeof(key)) < 0)
+		return -ENAMETOOLONG;
+	return lm_map_put_key(m, &sn, key, value, 0, mod_rev, lease);
+}
+
 /* etcd keys and values may hold NUL bytes; the C-string view of such a key
- * would alias a real lease key, so it is no lease key at all. */
+ * would alias a real lease key, so it is no lease key at all. An IPv6-only
+ * key sorts under LM_NO_V4 (an IPv4-only config never looks at it). */
 int lm_kv_subnet(const struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *sn)
 {
+	struct lease_key k;
+
 	if (strlen(kv->key) != kv->key_len)
 		return -EINVAL;
-	return lease_key_parse(m->prefix, kv->key, sn);
+	if (lease_key_parse(m->prefix, kv->key, sn) == 0)
+		return 0;
+	if (lease_key_parse_any(m->prefix, kv->key, &k) < 0 || k.has_v4)
+		return -EINVAL;
+	*sn = LM_NO_V4;
+	return 0;
 }
 
 /* Applies one kv as listed or as carried by a PUT event. */
@@ -215,8 +258,7 @@ static bool is_own(const struct leasemgr *m, const struct entry *e)
 }
 
 /* Records a verdict; a new rejection is counted and logged once. */
-static void judge(struct leasemgr *m, struct entry *e, enum peer_verdict v,
-		  const struct entry *winner)
+void lm_judge(struct leasemgr *m, struct entry *e, enum peer_verdict v, const struct entry *winner)
 {
 	bool again = e->judged && e->verdict == v;
 
@@ -264,7 +306,7 @@ static struct entry *judge_subnet(struct leasemgr *m, size_t lo, size_t hi)
 			winner = &m->map[i];
 	for (size_t i = lo, j = 0; i < hi; i++)
 		if (!is_own(m, &m->map[i]))
-			judge(m, &m->map[i], v[j++], winner);
+			lm_judge(m, &m->map[i], v[j++], winner);
 cleanup:
 	free(c);
 	free(v);
@@ -292,9 +334,14 @@ void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn)
 	struct entry *e;
 	bool want, found;
 	size_t i, lo, hi;
-	struct ip4_net gone;
+	struct lease_key gone;
 
-	if (!m->ever_held)
+	if (m->any) {
+		lm_emit_any(m);
+		return;
+	}
+	/* IPv6-only keys mean nothing to an IPv4-only config. */
+	if (!m->ever_held || sn->prefix > 32)
 		return;
 	lo = map_lower(m, sn);
 	for (hi = lo; hi < m->n_map && ip4_net_equal(&m->map[hi].subnet, sn); hi++)
@@ -305,7 +352,7 @@ void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn)
 	if (!want) {
 		if (!found)
 			return;
-		gone = m->peers[i].subnet;
+		gone = m->peers[i].key;
 		memmove(&m->peers[i], &m->peers[i + 1], (m->n_peers - i - 1) * sizeof(*m->peers));
 		m->n_peers--;
 		if (m->ops.on_peer_removed)
@@ -317,7 +364,7 @@ void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn)
 			return;
 		m->peers[i].attrs = e->attrs;
 		if (m->ops.on_peer_updated)
-			m->ops.on_peer_updated(m->data, sn, &e->attrs);
+			m->ops.on_peer_updated(m->data, &m->peers[i].key, &e->attrs);
 		return;
 	}
 	if (VEC_RESERVE(m->peers, m->cap_peers, m->n_peers + 1, 16) < 0) {
@@ -328,8 +375,9 @@ void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn)
 	m->n_peers++;
 	m->peers[i].subnet = *sn;
 	m->peers[i].attrs = e->attrs;
+	m->peers[i].key = (struct lease_key){.has_v4 = true, .v4 = *sn};
 	if (m->ops.on_peer_added)
-		m->ops.on_peer_added(m->data, sn, &e->attrs);
+		m->ops.on_peer_added(m->data, &m->peers[i].key, &e->attrs);
 }
 
 /* Diffs every subnet of map and peers: a merge of two sorted arrays. */
@@ -340,6 +388,12 @@ void lm_emit_all(struct leasemgr *m)
 
 	if (!m->ever_held)
 		return;
+	if (m->any) {
+		lm_emit_any(m);
+		if (m->ops.on_peers_synced)
+			m->ops.on_peers_synced(m->data);
+		return;
+	}
 	todo = malloc((m->n_map + m->n_peers + 1) * sizeof(*todo));
 	if (!todo) {
 		log_err("out of memory diffing peer leases");

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct span {
 	uint64_t lo, hi; /* candidate indices, inclusive */
@@ -41,22 +42,13 @@ static bool span_of(const struct netconf *nc, const struct ip4_net *t, struct sp
 	return true;
 }
 
-int subnet_pick_free(const struct netconf *nc, const struct ip4_net *taken, size_t n_taken,
-		     uint64_t r, struct ip4_net *out)
+/* Merges the n spans (sorted here) in place; returns how many remain and
+ * adds up the indices they cover. */
+static size_t spans_merge(struct span *s, size_t n, uint64_t *used)
 {
-	uint64_t total = netconf_subnet_count(nc), used = 0, k;
-	struct span *s;
-	size_t n = 0, m = 0;
-	int ret = -ENOSPC;
+	size_t m = 0;
 
-	s = malloc((n_taken ? n_taken : 1) * sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < n_taken; i++)
-		if (span_of(nc, &taken[i], &s[n]))
-			n++;
 	qsort(s, n, sizeof(*s), span_cmp);
-	/* Merge overlapping and adjacent spans in place. */
 	for (size_t i = 0; i < n; i++) {
 		if (m && s[i].lo <= s[m - 1].hi + 1) {
 			if (s[i].hi > s[m - 1].hi)
@@ -65,16 +57,43 @@ int subnet_pick_free(const struct netconf *nc, const struct ip4_net *taken, size
 		}
 		s[m++] = s[i];
 	}
+	*used = 0;
 	for (size_t i = 0; i < m; i++)
-		used += s[i].hi - s[i].lo + 1;
+		*used += s[i].hi - s[i].lo + 1;
+	return m;
+}
+
+/* The index of the free candidate of rank r, or -ENOSPC. */
+static int spans_pick(const struct span *s, size_t m, uint64_t used, uint64_t total, uint64_t r,
+		      uint64_t *k)
+{
 	if (used >= total)
-		goto free_spans;
+		return -ENOSPC;
 	/* The k-th free subnet: every taken span at or below k shifts k up. */
-	k = r % (total - used);
-	for (size_t i = 0; i < m && s[i].lo <= k; i++)
-		k += s[i].hi - s[i].lo + 1;
-	ret = netconf_subnet_nth(nc, k, out);
-free_spans:
+	*k = r % (total - used);
+	for (size_t i = 0; i < m && s[i].lo <= *k; i++)
+		*k += s[i].hi - s[i].lo + 1;
+	return 0;
+}
+
+int subnet_pick_free(const struct netconf *nc, const struct ip4_net *taken, size_t n_taken,
+		     uint64_t r, struct ip4_net *out)
+{
+	uint64_t used, k;
+	struct span *s;
+	size_t n = 0, m;
+	int ret;
+
+	s = malloc((n_taken ? n_taken : 1) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_taken; i++)
+		if (span_of(nc, &taken[i], &s[n]))
+			n++;
+	m = spans_merge(s, n, &used);
+	ret = spans_pick(s, m, used, netconf_subnet_count(nc), r, &k);
+	if (!ret)
+		ret = netconf_subnet_nth(nc, k, out);
 	free(s);
 	return ret;
 }
@@ -86,6 +105,83 @@ bool subnet_is_free(const struct netconf *nc, const struct ip4_net *taken, size_
 		return false;
 	for (size_t i = 0; i < n_taken; i++)
 		if (subnet_taken_by(nc, &taken[i]) && ip4_net_overlaps(&taken[i], sn))
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------ IPv6 */
+
+static struct in6_addr last_addr6(const struct ip6_net *n)
+{
+	struct in6_addr a = n->addr, mask = ip6_mask(n->len);
+
+	for (int i = 0; i < 16; i++)
+		a.s6_addr[i] |= (uint8_t)~mask.s6_addr[i];
+	return a;
+}
+
+static int addr6_cmp(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return memcmp(a, b, sizeof(*a));
+}
+
+bool subnet6_taken_by(const struct netconf *nc, const struct ip6_net *t)
+{
+	return t->len <= 128 && t->len > nc->ipv6_network.len &&
+	       ip6_net_overlaps(&nc->ipv6_network, t);
+}
+
+static bool span6_of(const struct netconf *nc, const struct ip6_net *t, struct span *s)
+{
+	const struct in6_addr *min = &nc->ipv6_subnet_min;
+	struct ip6_net maxn = {nc->ipv6_subnet_max, nc->ipv6_subnet_len};
+	struct in6_addr last = last_addr6(&maxn), first, end;
+	struct ip6_net c = ip6_net_canonical(t);
+
+	first = c.addr;
+	end = last_addr6(&c);
+	if (!subnet6_taken_by(nc, t) || addr6_cmp(&end, min) < 0 || addr6_cmp(&first, &last) > 0)
+		return false;
+	if (addr6_cmp(&first, min) < 0)
+		first = *min;
+	if (addr6_cmp(&end, &last) > 0)
+		end = last;
+	s->lo = ip6_subnet_distance(min, &first, nc->ipv6_subnet_len);
+	s->hi = ip6_subnet_distance(min, &end, nc->ipv6_subnet_len);
+	return true;
+}
+
+int subnet6_pick_free(const struct netconf *nc, const struct ip6_net *taken, size_t n_taken,
+		      uint64_t r, struct ip6_net *out)
+{
+	uint64_t used, k;
+	struct span *s;
+	size_t n = 0, m;
+	int ret;
+
+	if (!nc->enable_ipv6)
+		return -ENOSPC;
+	s = malloc((n_taken ? n_taken : 1) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_taken; i++)
+		if (span6_of(nc, &taken[i], &s[n]))
+			n++;
+	m = spans_merge(s, n, &used);
+	ret = spans_pick(s, m, used, netconf_ipv6_subnet_count(nc), r, &k);
+	if (!ret)
+		ret = netconf_ipv6_subnet_nth(nc, k, out);
+	free(s);
+	return ret;
+}
+
+bool subnet6_is_free(const struct netconf *nc, const struct ip6_net *taken, size_t n_taken,
+		     const struct ip6_net *sn)
+{
+	if (!netconf_ipv6_subnet_valid(nc, sn))
+		return false;
+	for (size_t i = 0; i < n_taken; i++)
+		if (subnet6_taken_by(nc, &taken[i]) && ip6_net_overlaps(&taken[i], sn))
 			return false;
 	return true;
 }

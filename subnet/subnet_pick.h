@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/ip4.h"
+#include "common/ip6.h"
 #include "subnet/netconf.h"
 
 /* True when a lease of subnet t keeps candidate subnets it overlaps from
@@ -25,5 +26,14 @@ int subnet_pick_free(const struct netconf *nc, const struct ip4_net *taken, size
 /* True when sn is leasable and no lease in taken overlaps it. */
 bool subnet_is_free(const struct netconf *nc, const struct ip4_net *taken, size_t n_taken,
 		    const struct ip4_net *sn);
+
+/* The IPv6 counterparts, over IPv6Network and IPv6SubnetMin..Max with
+ * IPv6SubnetLen. In a space of more than 2^64 subnets only the first 2^64
+ * are drawn from. */
+bool subnet6_taken_by(const struct netconf *nc, const struct ip6_net *t);
+int subnet6_pick_free(const struct netconf *nc, const struct ip6_net *taken, size_t n_taken,
+		      uint64_t r, struct ip6_net *out);
+bool subnet6_is_free(const struct netconf *nc, const struct ip6_net *taken, size_t n_taken,
+		     const struct ip6_net *sn);
 
 #endif

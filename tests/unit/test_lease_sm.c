@@ -50,35 +50,36 @@ static void on_config(void *d, const struct netconf *nc)
 	((struct seen *)d)->config++;
 }
 
-static void on_acquired(void *d, const struct ip4_net *sn, const struct lease_attrs *a)
+static void on_acquired(void *d, const struct lease_key *k, const struct lease_attrs *a)
 {
 	struct seen *s = d;
 
 	s->acquired++;
-	s->acq = *sn;
+	assert_true(k->has_v4 && !k->has_v6);
+	s->acq = k->v4;
 	assert_int_equal(a->public_ip, OWN_IP);
 }
 
-static void on_lost(void *d, const struct ip4_net *sn)
+static void on_lost(void *d, const struct lease_key *k)
 {
 	((struct seen *)d)->lost++;
 }
 
-static void on_added(void *d, const struct ip4_net *sn, const struct lease_attrs *a)
+static void on_added(void *d, const struct lease_key *k, const struct lease_attrs *a)
 {
 	((struct seen *)d)->added++;
-	((struct seen *)d)->last_added = *sn;
+	((struct seen *)d)->last_added = k->v4;
 }
 
-static void on_updated(void *d, const struct ip4_net *sn, const struct lease_attrs *a)
+static void on_updated(void *d, const struct lease_key *k, const struct lease_attrs *a)
 {
 	((struct seen *)d)->updated++;
 }
 
-static void on_removed(void *d, const struct ip4_net *sn)
+static void on_removed(void *d, const struct lease_key *k)
 {
 	((struct seen *)d)->removed++;
-	((struct seen *)d)->last_removed = *sn;
+	((struct seen *)d)->last_removed = k->v4;
 }
 
 static void on_synced(void *d)

@@ -28,30 +28,30 @@ struct calls {
 	uint32_t last_ip;
 };
 
-static void added(void *data, const struct ip4_net *sn, const struct lease_attrs *a)
+static void added(void *data, const struct lease_key *k, const struct lease_attrs *a)
 {
 	struct calls *c = data;
 
 	c->added++;
-	c->last = *sn;
+	c->last = k->v4;
 	c->last_ip = a->public_ip;
 }
 
-static void updated(void *data, const struct ip4_net *sn, const struct lease_attrs *a)
+static void updated(void *data, const struct lease_key *k, const struct lease_attrs *a)
 {
 	struct calls *c = data;
 
 	c->updated++;
-	c->last = *sn;
+	c->last = k->v4;
 	c->last_ip = a->public_ip;
 }
 
-static void removed(void *data, const struct ip4_net *sn)
+static void removed(void *data, const struct lease_key *k)
 {
 	struct calls *c = data;
 
 	c->removed++;
-	c->last = *sn;
+	c->last = k->v4;
 }
 
 static void mgr(struct leasemgr *m, struct calls *c)

@@ -261,6 +261,30 @@ static void test_usage_lists_every_option(void **state)
 }
 
 /* docs/configuration.md carries the --help text verbatim. */
+static void test_public_ipv6(void **state)
+{
+	char *env[] = {"WEFTD_PUBLIC_IPV6=2001:db8:18::5", NULL};
+	struct weftd_options o;
+	char err[512];
+
+	assert_int_equal(parse(&o, NULL, err, NULL), 0);
+	assert_null(o.public_ipv6);
+	options_free(&o);
+	assert_int_equal(parse(&o, NULL, err, "--public-ipv6", "2001:db8:18::3", NULL), 0);
+	assert_string_equal(o.public_ipv6, "2001:db8:18::3");
+	options_free(&o);
+	assert_int_equal(parse(&o, env, err, NULL), 0);
+	assert_string_equal(o.public_ipv6, "2001:db8:18::5");
+	options_free(&o);
+	assert_int_equal(parse(&o, env, err, "--public-ipv6=2001:db8:18::7", NULL), 0);
+	assert_string_equal(o.public_ipv6, "2001:db8:18::7");
+	options_free(&o);
+	expect_error(NULL, "--public-ipv6: '198.18.0.3'", "--public-ipv6", "198.18.0.3", NULL);
+	expect_error(NULL, "--public-ipv6: 'fe80::1'", "--public-ipv6", "fe80::1", NULL);
+	expect_error(NULL, "--public-ipv6: '::1'", "--public-ipv6", "::1", NULL);
+	expect_error(NULL, "--public-ipv6: 'ff02::1'", "--public-ipv6", "ff02::1", NULL);
+}
+
 static void test_docs_match_help(void **state)
 {
 	const char *data = getenv("WEFT_TEST_DATA");
@@ -297,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_cni_options),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_public_ipv6),
 		cmocka_unit_test(test_usage_lists_every_option),
 		cmocka_unit_test(test_docs_match_help),
 	};

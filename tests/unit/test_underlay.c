@@ -68,6 +68,38 @@ static void test_errors(void **state)
 	assert_int_equal(u.mtu, 7);
 }
 
+static void test_ipv6(void **state)
+{
+	struct underlay u = {0};
+	char err[256] = "", ifn[IF_NAMESIZE];
+	struct in6_addr a, want;
+	unsigned scope, flags;
+
+	/* /proc/net/if_inet6 lines: address, index, length, scope, flags, name. */
+	assert_int_equal(
+		underlay_inet6_line("20010db8001800000000000000000003 02 40 00 80     eth0\n", &a,
+				    ifn, &scope, &flags),
+		0);
+	assert_int_equal(ip6_parse_addr("2001:db8:18::3", &want), 0);
+	assert_true(ip6_addr_equal(&a, &want));
+	assert_string_equal(ifn, "eth0");
+	assert_int_equal(scope, 0);
+	assert_int_equal(flags, 0x80);
+	assert_int_equal(underlay_inet6_line("2001 02 40 00 80 eth0", &a, ifn, &scope, &flags),
+			 -EINVAL);
+	assert_int_equal(underlay_inet6_line("2001:db8:18:0000000000000000003 02 40 00 80 eth0", &a,
+					     ifn, &scope, &flags),
+			 -EINVAL);
+	/* --public-ipv6 wins; loopback's ::1 is never a public address. */
+	assert_int_equal(underlay_detect("lo", NULL, &u, err, sizeof(err)), 0);
+	underlay_detect_ipv6(NULL, &u);
+	assert_false(u.has_public_ipv6);
+	underlay_detect_ipv6("2001:db8:18::9", &u);
+	assert_true(u.has_public_ipv6);
+	assert_int_equal(ip6_parse_addr("2001:db8:18::9", &want), 0);
+	assert_true(ip6_addr_equal(&u.public_ipv6, &want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -75,6 +107,7 @@ int main(void)
 		cmocka_unit_test(test_by_address),
 		cmocka_unit_test(test_public_ip_override),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
