@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "backend/nft.h"
 #include "common/log.h"
@@ -98,9 +99,9 @@ static void arm_reconcile(struct dataplane *dp, uint64_t delay_ms)
 /* Logs the peers whose route is newly kept out by someone else's route. */
 static void report_blocked(struct dataplane *dp, const struct vxlan_stats *before)
 {
-	struct ip4_net sn[8];
+	struct vxlan_peer sn[8];
 	struct vxlan_stats st;
-	char list[8 * (IP4_NET_STRLEN + 1)] = "", s[IP4_NET_STRLEN];
+	char list[8 * (IP6_NET_STRLEN + 1)] = "", s[IP6_NET_STRLEN];
 	unsigned n;
 
 	vxlan_get_stats(dp->vx, &st);
@@ -108,7 +109,10 @@ static void report_blocked(struct dataplane *dp, const struct vxlan_stats *befor
 		return;
 	n = vxlan_blocked(dp->vx, sn, 8);
 	for (unsigned i = 0; i < n && i < 8; i++) {
-		ip4_format_net(&sn[i], s);
+		if (vxlan_family(dp->vx) == AF_INET6)
+			ip6_format_net(&sn[i].subnet6, s);
+		else
+			ip4_format_net(&sn[i].subnet, s);
 		strcat(list, i ? " " : "");
 		strcat(list, s);
 	}
