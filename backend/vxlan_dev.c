@@ -54,8 +54,7 @@ static int addr_cb(const struct nl_addr *a, void *data)
 		s->found = true;
 		return 0;
 	}
-	/* The kernel's own IPv6 link-local address is not ours to judge. */
-	if (a->scope == RT_SCOPE_LINK && a->family == AF_INET6)
+	if (addr_kernels(a))
 		return 0;
 	/* The device is weft's: no other address of the family belongs on it. */
 	if (s->nstale < sizeof(s->stale) / sizeof(s->stale[0]))
@@ -175,7 +174,7 @@ static int addr_ok_cb(const struct nl_addr *a, void *data)
 
 	if (addr_matches(s->v, a))
 		s->found = true;
-	else if (!(a->scope == RT_SCOPE_LINK && a->family == AF_INET6))
+	else if (!addr_kernels(a))
 		s->nstale++;
 	return 0;
 }

@@ -134,6 +134,8 @@ bool route_matches(const struct vxlan *v, const struct peer *p, const struct nl_
 bool device_compatible(const struct vxlan *v, const struct nl_link *l);
 bool device_settled(const struct vxlan *v, const struct nl_link *l);
 bool addr_matches(const struct vxlan *v, const struct nl_addr *a);
+/* The kernel's own IPv6 link-local address: not weft's to judge. */
+bool addr_kernels(const struct nl_addr *a);
 struct peer *neigh_peer(const struct vxlan *v, const struct nl_neigh *n);
 struct peer *fdb_peer(const struct vxlan *v, const struct nl_neigh *n);
 struct peer *route_peer(const struct vxlan *v, const struct nl_route *r);

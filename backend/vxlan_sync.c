@@ -456,7 +456,7 @@ static void ev_addr(struct vxlan *v, const struct nlmsghdr *nlh)
 	struct nl_addr a;
 
 	if (nl_addr_parse(nlh, &a) || a.family != vxlan_family(v) || a.ifindex != v->ifindex ||
-	    (a.family == AF_INET6 && a.scope == RT_SCOPE_LINK))
+	    addr_kernels(&a))
 		return;
 	if (nlh->nlmsg_type == RTM_DELADDR ? addr_matches(v, &a) : !addr_matches(v, &a))
 		v->want_device = true;

@@ -166,3 +166,8 @@ bool addr_matches(const struct vxlan *v, const struct nl_addr *a)
 		       a->prefixlen == 128;
 	return a->addr == htonl(v->conf.subnet.addr) && a->prefixlen == 32;
 }
+
+bool addr_kernels(const struct nl_addr *a)
+{
+	return a->family == AF_INET6 && a->scope == RT_SCOPE_LINK;
+}
