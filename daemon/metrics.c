@@ -28,16 +28,7 @@ static void metrics_rejected(struct metrics_buf *m, const struct leasemgr_status
 /* Per-family samples: the unlabelled sample of a series stays IPv4's (as
  * before a second family existed); each present family adds one with a
  * family label. */
-enum fam_value {
-	FV_PEERS,
-	FV_NEIGH,
-	FV_FDB,
-	FV_ROUTE,
-	FV_BLOCKED,
-	FV_CREATIONS,
-	FV_DEVICE,
-	FV_NFT
-};
+enum fam_value { FV_PEERS, FV_NEIGH, FV_FDB, FV_ROUTE, FV_BLOCKED, FV_CREATIONS, FV_NFT };
 
 static double fam_value(const struct dp_family_stats *f, enum fam_value k)
 {
@@ -54,8 +45,6 @@ static double fam_value(const struct dp_family_stats *f, enum fam_value k)
 		return f->vx.routes_blocked;
 	case FV_CREATIONS:
 		return (double)f->vx.device_creations;
-	case FV_DEVICE:
-		return f->device_ok;
 	case FV_NFT:
 		return f->nft_ok;
 	}
@@ -140,9 +129,6 @@ void node_metrics_write(struct metrics_buf *m, bool ready, const struct leasemgr
 		"1 when table ip weft (ip6 weft) is as configured (removed without --ip-masq).",
 		ds->nft_ok);
 	by_family(m, "weft_nftables_applied", NULL, ds, FV_NFT);
-	metrics_gauge(m, "weft_device_programmed", "1 when the VXLAN device is programmed.",
-		      ds->device_ok);
-	by_family(m, "weft_device_programmed", NULL, ds, FV_DEVICE);
 	metrics_counter(m, "weft_device_creations_total", "Times the VXLAN device was created.",
 			(double)vs->device_creations);
 	by_family(m, "weft_device_creations_total", NULL, ds, FV_CREATIONS);
