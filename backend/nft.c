@@ -1,4 +1,4 @@
-/* The ip weft table: the transaction is built with libnftnl into a flat
+/* The ip weft and ip6 weft tables: the transaction is built with libnftnl into a flat
  * buffer (what the wire tests read back), then sent message by message
  * through the netlink layer's batch, which reports the failing message's
  * errno and extack text. */
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -23,10 +24,14 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "common/ip4.h"
+#include "common/ip6.h"
 
-/* Offsets of the IPv4 source and destination address in the header. */
+/* Offsets of the source and destination address in the IPv4 and IPv6
+ * headers. */
 #define IP4_SADDR_OFF 12
 #define IP4_DADDR_OFF 16
+#define IP6_SADDR_OFF 8
+#define IP6_DADDR_OFF 24
 
 #define KUBE_PROXY_MARK 0x4000u
 #define NFT_PRIO_SRCNAT 100
@@ -37,16 +42,64 @@
 #define NFT_BATCH_LIMIT 16384
 #define NFT_BATCH_MIN	8192
 
+/* A prefix as the packet holds it: alen bytes of address and of mask,
+ * network byte order. */
+struct pfx {
+	uint8_t addr[16], mask[16];
+};
+
+/* What the messages of one transaction share. */
+struct tx {
+	struct mnl_nlmsg_batch *b;
+	uint32_t seq;
+	uint16_t proto;	       /* NFPROTO_IPV4 or NFPROTO_IPV6 */
+	uint32_t alen;	       /* address length: 4 or 16 */
+	uint32_t saddr, daddr; /* header offsets */
+};
+
+static bool is6(const struct nft_conf *c)
+{
+	return c->family == AF_INET6;
+}
+
 static bool conf_valid(const struct nft_conf *c)
 {
+	if (is6(c)) {
+		const struct ip6_net net = {c->network6, c->network_len};
+		const struct ip6_net sub = {c->subnet6, c->subnet_len};
+
+		return net.len <= 128 && sub.len <= 128 && ip6_net_is_canonical(&net) &&
+		       ip6_net_is_canonical(&sub) && ip6_net_contains_net(&net, &sub);
+	}
 	const struct ip4_net net = {c->network, c->network_len};
 	const struct ip4_net sub = {c->subnet, c->subnet_len};
 
-	if (net.prefix > 32 || sub.prefix > 32 || !ip4_net_is_canonical(&net) ||
-	    !ip4_net_is_canonical(&sub))
+	if ((c->family && c->family != AF_INET) || net.prefix > 32 || sub.prefix > 32 ||
+	    !ip4_net_is_canonical(&net) || !ip4_net_is_canonical(&sub))
 		return false;
 	/* The pod subnet must lie inside the overlay network. */
 	return ip4_net_contains_net(&net, &sub);
+}
+
+static struct pfx pfx4(uint32_t addr, uint8_t len)
+{
+	uint32_t a = htonl(addr), m = htonl(ip4_mask(len));
+	struct pfx p;
+
+	memset(&p, 0, sizeof(p));
+	memcpy(p.addr, &a, 4);
+	memcpy(p.mask, &m, 4);
+	return p;
+}
+
+static struct pfx pfx6(const struct in6_addr *addr, uint8_t len)
+{
+	struct in6_addr m = ip6_mask(len);
+	struct pfx p;
+
+	memcpy(p.addr, addr, 16);
+	memcpy(p.mask, &m, 16);
+	return p;
 }
 
 static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -57,22 +110,31 @@ static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
 	return 0;
 }
 
-/* reg1 & mask [!=|==] data; the bitwise step is left out for a full mask.
- * Values are in network byte order, as the packet holds them. */
-static int cmp_masked(struct nftnl_rule *r, uint32_t mask, uint32_t data, bool neq)
+static bool all_ones(const uint8_t *b, uint32_t len)
 {
-	uint32_t xor = 0;
+	for (uint32_t i = 0; i < len; i++)
+		if (b[i] != 0xff)
+			return false;
+	return true;
+}
+
+/* reg1 & mask [!=|==] data over len bytes; the bitwise step is left out
+ * for a full mask. Values are in the register's byte order. */
+static int cmp_masked(struct nftnl_rule *r, const void *mask, const void *data, uint32_t len,
+		      bool neq)
+{
+	static const uint8_t xor [16];
 	struct nftnl_expr *e;
 	int ret;
 
-	if (mask != UINT32_MAX) {
+	if (!all_ones(mask, len)) {
 		e = nftnl_expr_alloc("bitwise");
 		if (e) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
 		}
 		ret = add_expr(r, e);
 		if (ret)
@@ -82,13 +144,14 @@ static int cmp_masked(struct nftnl_rule *r, uint32_t mask, uint32_t data, bool n
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, neq ? NFT_CMP_NEQ : NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &data, sizeof(data));
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
 	}
 	return add_expr(r, e);
 }
 
-/* ip saddr|daddr [!=] addr/len */
-static int match_prefix(struct nftnl_rule *r, uint32_t off, uint32_t addr, uint8_t len, bool neq)
+/* ip[6] saddr|daddr [!=] prefix */
+static int match_prefix(struct nftnl_rule *r, const struct tx *t, uint32_t off, const struct pfx *p,
+			bool neq)
 {
 	struct nftnl_expr *e;
 	int ret;
@@ -98,18 +161,19 @@ static int match_prefix(struct nftnl_rule *r, uint32_t off, uint32_t addr, uint8
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, sizeof(uint32_t));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, t->alen);
 	}
 	ret = add_expr(r, e);
 	if (ret)
 		return ret;
-	return cmp_masked(r, htonl(ip4_mask(len)), htonl(addr), neq);
+	return cmp_masked(r, p->mask, p->addr, t->alen, neq);
 }
 
 /* meta mark & 0x4000 == 0x4000: kube-proxy marks what it wants to masquerade
  * itself; match the bit, not the whole mark. */
 static int match_kube_proxy_mark(struct nftnl_rule *r)
 {
+	const uint32_t mark = KUBE_PROXY_MARK;
 	struct nftnl_expr *e;
 	int ret;
 
@@ -122,7 +186,7 @@ static int match_kube_proxy_mark(struct nftnl_rule *r)
 	if (ret)
 		return ret;
 	/* The mark is host byte order in the register. */
-	return cmp_masked(r, KUBE_PROXY_MARK, KUBE_PROXY_MARK, false);
+	return cmp_masked(r, &mark, &mark, sizeof(mark), false);
 }
 
 static int add_verdict(struct nftnl_rule *r, int verdict)
@@ -183,8 +247,7 @@ static int batch_next(struct mnl_nlmsg_batch *b)
 	return mnl_nlmsg_batch_next(b) ? 0 : -EMSGSIZE;
 }
 
-static int put_table(struct mnl_nlmsg_batch *b, uint16_t type, uint16_t flags, uint32_t *seq,
-		     bool comment)
+static int put_table(struct tx *x, uint16_t type, uint16_t flags, bool comment)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
@@ -197,17 +260,17 @@ static int put_table(struct mnl_nlmsg_batch *b, uint16_t type, uint16_t flags, u
 		ret = set_comment(t, table_set_udata, NFTNL_UDATA_TABLE_COMMENT,
 				  "weft: pod masquerade and forwarding");
 	if (!ret) {
-		nlh = nftnl_table_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), type, NFPROTO_IPV4,
-						  flags | NLM_F_ACK, (*seq)++);
+		nlh = nftnl_table_nlmsg_build_hdr(mnl_nlmsg_batch_current(x->b), type, x->proto,
+						  flags | NLM_F_ACK, x->seq++);
 		nftnl_table_nlmsg_build_payload(nlh, t);
-		ret = batch_next(b);
+		ret = batch_next(x->b);
 	}
 	nftnl_table_free(t);
 	return ret;
 }
 
-static int put_chain(struct mnl_nlmsg_batch *b, const char *name, const char *type, uint32_t hook,
-		     int prio, const char *comment, uint32_t *seq)
+static int put_chain(struct tx *x, const char *name, const char *type, uint32_t hook, int prio,
+		     const char *comment)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -223,10 +286,10 @@ static int put_chain(struct mnl_nlmsg_batch *b, const char *name, const char *ty
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	ret = set_comment(c, chain_set_udata, NFTNL_UDATA_CHAIN_COMMENT, comment);
 	if (!ret) {
-		nlh = nftnl_chain_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWCHAIN,
-						  NFPROTO_IPV4, NLM_F_CREATE | NLM_F_ACK, (*seq)++);
+		nlh = nftnl_chain_nlmsg_build_hdr(mnl_nlmsg_batch_current(x->b), NFT_MSG_NEWCHAIN,
+						  x->proto, NLM_F_CREATE | NLM_F_ACK, x->seq++);
 		nftnl_chain_nlmsg_build_payload(nlh, c);
-		ret = batch_next(b);
+		ret = batch_next(x->b);
 	}
 	nftnl_chain_free(c);
 	return ret;
@@ -236,18 +299,13 @@ static int put_chain(struct mnl_nlmsg_batch *b, const char *name, const char *ty
 struct rule_spec {
 	const char *comment;
 	bool kube_mark;
-	bool has_src, src_neq;
-	uint32_t src;
-	uint8_t src_len;
-	bool has_dst, dst_neq;
-	uint32_t dst;
-	uint8_t dst_len;
+	const struct pfx *src, *dst; /* NULL: no match */
+	bool src_neq, dst_neq;
 	bool masq;
 	int verdict;
 };
 
-static int put_rule(struct mnl_nlmsg_batch *b, const char *chain, const struct rule_spec *s,
-		    bool fully_random, uint32_t *seq)
+static int put_rule(struct tx *x, const char *chain, const struct rule_spec *s, bool fully_random)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nlmsghdr *nlh;
@@ -257,152 +315,129 @@ static int put_rule(struct mnl_nlmsg_batch *b, const char *chain, const struct r
 		return -ENOMEM;
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_WEFT_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, x->proto);
 	ret = set_comment(r, rule_set_udata, NFTNL_UDATA_RULE_COMMENT, s->comment);
 	if (!ret && s->kube_mark)
 		ret = match_kube_proxy_mark(r);
-	if (!ret && s->has_src)
-		ret = match_prefix(r, IP4_SADDR_OFF, s->src, s->src_len, s->src_neq);
-	if (!ret && s->has_dst)
-		ret = match_prefix(r, IP4_DADDR_OFF, s->dst, s->dst_len, s->dst_neq);
+	if (!ret && s->src)
+		ret = match_prefix(r, x, x->saddr, s->src, s->src_neq);
+	if (!ret && s->dst)
+		ret = match_prefix(r, x, x->daddr, s->dst, s->dst_neq);
 	if (!ret)
 		ret = s->masq ? add_masquerade(r, fully_random) : add_verdict(r, s->verdict);
 	if (!ret) {
-		nlh = nftnl_rule_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWRULE,
-						 NFPROTO_IPV4,
-						 NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK, (*seq)++);
+		nlh = nftnl_rule_nlmsg_build_hdr(mnl_nlmsg_batch_current(x->b), NFT_MSG_NEWRULE,
+						 x->proto, NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK,
+						 x->seq++);
 		nftnl_rule_nlmsg_build_payload(nlh, r);
-		ret = batch_next(b);
+		ret = batch_next(x->b);
 	}
 	nftnl_rule_free(r);
 	return ret;
 }
 
-static int put_begin(struct mnl_nlmsg_batch *b, uint32_t *seq)
-{
-	nftnl_batch_begin(mnl_nlmsg_batch_current(b), (*seq)++);
-	return batch_next(b);
-}
-
-static int put_end(struct mnl_nlmsg_batch *b, uint32_t *seq)
-{
-	nftnl_batch_end(mnl_nlmsg_batch_current(b), (*seq)++);
-	return batch_next(b);
-}
-
 /* Table created if absent, then deleted, so the delete never fails and the
  * new table starts empty: all in the same transaction. */
-static int put_fresh_table(struct mnl_nlmsg_batch *b, uint32_t *seq)
+static int put_fresh_table(struct tx *x)
 {
 	int ret;
 
-	ret = put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, seq, false);
+	ret = put_table(x, NFT_MSG_NEWTABLE, NLM_F_CREATE, false);
 	if (!ret)
-		ret = put_table(b, NFT_MSG_DELTABLE, 0, seq, false);
+		ret = put_table(x, NFT_MSG_DELTABLE, 0, false);
 	return ret;
 }
 
-static int build_replace(struct mnl_nlmsg_batch *b, const struct nft_conf *c, uint32_t *seq)
+static int build_replace(struct tx *x, const struct nft_conf *c)
 {
-	const uint32_t mcast = 0xe0000000u; /* 224.0.0.0/4 */
+	static const struct in6_addr mcast6 = {{{0xff}}}; /* ff00::/8 */
+	const struct pfx net =
+		is6(c) ? pfx6(&c->network6, c->network_len) : pfx4(c->network, c->network_len);
+	const struct pfx sub =
+		is6(c) ? pfx6(&c->subnet6, c->subnet_len) : pfx4(c->subnet, c->subnet_len);
+	const struct pfx mcast = is6(c) ? pfx6(&mcast6, 8) : pfx4(0xe0000000u, 4); /* 224/4 */
 	const struct rule_spec post[] = {
 		{.comment = "marked by kube-proxy: it masquerades itself",
 		 .kube_mark = true,
 		 .verdict = NFT_RETURN},
 		{.comment = "pod to pod: keep pod addresses",
-		 .has_src = true,
-		 .src = c->subnet,
-		 .src_len = c->subnet_len,
-		 .has_dst = true,
-		 .dst = c->network,
-		 .dst_len = c->network_len,
+		 .src = &sub,
+		 .dst = &net,
 		 .verdict = NFT_RETURN},
 		{.comment = "overlay to local pods: keep pod addresses",
-		 .has_src = true,
-		 .src = c->network,
-		 .src_len = c->network_len,
-		 .has_dst = true,
-		 .dst = c->subnet,
-		 .dst_len = c->subnet_len,
+		 .src = &net,
+		 .dst = &sub,
 		 .verdict = NFT_RETURN},
 		{.comment = "outside to local pods: keep source",
-		 .has_src = true,
+		 .src = &net,
 		 .src_neq = true,
-		 .src = c->network,
-		 .src_len = c->network_len,
-		 .has_dst = true,
-		 .dst = c->subnet,
-		 .dst_len = c->subnet_len,
+		 .dst = &sub,
 		 .verdict = NFT_RETURN},
 		{.comment = "pods leaving the overlay network",
-		 .has_src = true,
-		 .src = c->network,
-		 .src_len = c->network_len,
-		 .has_dst = true,
+		 .src = &net,
+		 .dst = &mcast,
 		 .dst_neq = true,
-		 .dst = mcast,
-		 .dst_len = 4,
 		 .masq = true},
 		{.comment = "outside to remote pods",
-		 .has_src = true,
+		 .src = &net,
 		 .src_neq = true,
-		 .src = c->network,
-		 .src_len = c->network_len,
-		 .has_dst = true,
-		 .dst = c->network,
-		 .dst_len = c->network_len,
+		 .dst = &net,
 		 .masq = true},
 	};
 	const struct rule_spec fwd[] = {
-		{.comment = "from the overlay network",
-		 .has_src = true,
-		 .src = c->network,
-		 .src_len = c->network_len,
-		 .verdict = NF_ACCEPT},
-		{.comment = "to the overlay network",
-		 .has_dst = true,
-		 .dst = c->network,
-		 .dst_len = c->network_len,
-		 .verdict = NF_ACCEPT},
+		{.comment = "from the overlay network", .src = &net, .verdict = NF_ACCEPT},
+		{.comment = "to the overlay network", .dst = &net, .verdict = NF_ACCEPT},
 	};
 	int ret;
 
-	ret = put_fresh_table(b, seq);
+	ret = put_fresh_table(x);
 	if (!ret)
-		ret = put_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, seq, true);
+		ret = put_table(x, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, true);
 	if (!ret)
-		ret = put_chain(b, "postrouting", "nat", NF_INET_POST_ROUTING, NFT_PRIO_SRCNAT,
-				"masquerade pod traffic leaving the overlay network", seq);
+		ret = put_chain(x, "postrouting", "nat", NF_INET_POST_ROUTING, NFT_PRIO_SRCNAT,
+				"masquerade pod traffic leaving the overlay network");
 	for (size_t i = 0; !ret && i < sizeof(post) / sizeof(post[0]); i++)
-		ret = put_rule(b, "postrouting", &post[i], c->fully_random, seq);
+		ret = put_rule(x, "postrouting", &post[i], c->fully_random);
 	if (!ret)
-		ret = put_chain(b, "forward", "filter", NF_INET_FORWARD, NFT_PRIO_FILTER,
-				"accept overlay traffic", seq);
+		ret = put_chain(x, "forward", "filter", NF_INET_FORWARD, NFT_PRIO_FILTER,
+				"accept overlay traffic");
 	for (size_t i = 0; !ret && i < sizeof(fwd) / sizeof(fwd[0]); i++)
-		ret = put_rule(b, "forward", &fwd[i], c->fully_random, seq);
+		ret = put_rule(x, "forward", &fwd[i], c->fully_random);
 	return ret;
 }
 
-static int build(const struct nft_conf *c, uint32_t seq, void *buf, size_t size, size_t *len)
+/* c NULL: the transaction that deletes table <family> weft. */
+static int build(int family, const struct nft_conf *c, uint32_t seq, void *buf, size_t size,
+		 size_t *len)
 {
-	struct mnl_nlmsg_batch *b;
+	bool v6 = family == AF_INET6;
+	struct tx x = {
+		.seq = seq,
+		.proto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4,
+		.alen = v6 ? 16 : 4,
+		.saddr = v6 ? IP6_SADDR_OFF : IP4_SADDR_OFF,
+		.daddr = v6 ? IP6_DADDR_OFF : IP4_DADDR_OFF,
+	};
 	int ret;
 
 	/* Every message is built past the batch limit before it is checked,
 	 * so keep one message's worth of slack beyond the limit. */
 	if (size < NFT_BATCH_MIN)
 		return -EMSGSIZE;
-	b = mnl_nlmsg_batch_start(buf, size / 2);
-	if (!b)
+	x.b = mnl_nlmsg_batch_start(buf, size / 2);
+	if (!x.b)
 		return -ENOMEM;
-	ret = put_begin(b, &seq);
+	nftnl_batch_begin(mnl_nlmsg_batch_current(x.b), x.seq++);
+	ret = batch_next(x.b);
 	if (!ret)
-		ret = c ? build_replace(b, c, &seq) : put_fresh_table(b, &seq);
+		ret = c ? build_replace(&x, c) : put_fresh_table(&x);
+	if (!ret) {
+		nftnl_batch_end(mnl_nlmsg_batch_current(x.b), x.seq++);
+		ret = batch_next(x.b);
+	}
 	if (!ret)
-		ret = put_end(b, &seq);
-	if (!ret)
-		*len = mnl_nlmsg_batch_size(b);
-	mnl_nlmsg_batch_stop(b);
+		*len = mnl_nlmsg_batch_size(x.b);
+	mnl_nlmsg_batch_stop(x.b);
 	return ret;
 }
 
@@ -411,12 +446,19 @@ int nft_build_replace(const struct nft_conf *conf, uint32_t seq, void *buf, size
 {
 	if (!conf_valid(conf))
 		return -EINVAL;
-	return build(conf, seq, buf, size, len);
+	return build(conf->family, conf, seq, buf, size, len);
 }
 
 int nft_build_delete(uint32_t seq, void *buf, size_t size, size_t *len)
 {
-	return build(NULL, seq, buf, size, len);
+	return build(AF_INET, NULL, seq, buf, size, len);
+}
+
+int nft_build_delete_family(int family, uint32_t seq, void *buf, size_t size, size_t *len)
+{
+	if (family != AF_INET && family != AF_INET6)
+		return -EINVAL;
+	return build(family, NULL, seq, buf, size, len);
 }
 
 /* Names message idx of the transaction for an error: the kind of
@@ -568,7 +610,7 @@ int nft_send(const void *batch, size_t len, struct nft_err *e)
 	return ret;
 }
 
-static int build_and_send(const struct nft_conf *conf, struct nft_err *e)
+static int build_and_send(int family, const struct nft_conf *conf, struct nft_err *e)
 {
 	size_t size = 2 * NFT_BATCH_LIMIT, len;
 	void *buf = malloc(size);
@@ -582,7 +624,7 @@ static int build_and_send(const struct nft_conf *conf, struct nft_err *e)
 	if (conf)
 		ret = nft_build_replace(conf, 0, buf, size, &len);
 	else
-		ret = nft_build_delete(0, buf, size, &len);
+		ret = nft_build_delete_family(family, 0, buf, size, &len);
 	if (ret)
 		err_set(e, ret, "building the transaction");
 	else
@@ -599,12 +641,21 @@ int nft_apply(const struct nft_conf *conf, struct nft_err *e)
 		err_set(e, -EINVAL, "configuration");
 		return -EINVAL;
 	}
-	return build_and_send(conf, e);
+	return build_and_send(conf->family, conf, e);
 }
 
 int nft_remove(struct nft_err *e)
 {
+	return nft_remove_family(AF_INET, e);
+}
+
+int nft_remove_family(int family, struct nft_err *e)
+{
 	if (e)
 		memset(e, 0, sizeof(*e));
-	return build_and_send(NULL, e);
+	if (family != AF_INET && family != AF_INET6) {
+		err_set(e, -EINVAL, "configuration");
+		return -EINVAL;
+	}
+	return build_and_send(family, NULL, e);
 }

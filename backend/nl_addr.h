@@ -1,22 +1,25 @@
-/* IPv4 interface addresses (RTM_NEWADDR/DELADDR/GETADDR). */
+/* IPv4 and IPv6 interface addresses (RTM_NEWADDR/DELADDR/GETADDR). */
 #ifndef WEFT_NL_ADDR_H
 #define WEFT_NL_ADDR_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #include <linux/netlink.h>
 
 #include "backend/nl.h"
 
 struct nl_addr {
-	int family; /* AF_INET; parse reports others so callers can skip them */
+	int family; /* AF_INET or AF_INET6; parse reports others so callers can skip them */
 	int ifindex;
 	uint32_t addr; /* IFA_LOCAL, network byte order */
 	uint8_t prefixlen;
-	uint32_t broadcast; /* 0: none */
-	uint8_t scope;	    /* RT_SCOPE_* */
-	uint32_t flags;	    /* IFA_F_* */
+	uint32_t broadcast;    /* 0: none */
+	uint8_t scope;	       /* RT_SCOPE_* */
+	uint32_t flags;	       /* IFA_F_* */
+	struct in6_addr addr6; /* AF_INET6 instead of addr (no broadcast) */
 };
 
 int nl_addr_build(struct nlmsghdr *nlh, size_t buflen, const struct nl_addr *a);
@@ -30,5 +33,9 @@ int nl_addr_del(struct nl_sock *s, const struct nl_addr *a);
  * nl_dump; -EBUSY when the dump kept being interrupted. */
 int nl_addr_dump(struct nl_sock *s, int ifindex, int (*cb)(const struct nl_addr *a, void *data),
 		 nl_reset_cb reset, void *data);
+/* The same for family AF_INET or AF_INET6. */
+int nl_addr_dump_family(struct nl_sock *s, int family, int ifindex,
+			int (*cb)(const struct nl_addr *a, void *data), nl_reset_cb reset,
+			void *data);
 
 #endif

@@ -81,6 +81,10 @@ static int build_vxlan(struct nlmsghdr *nlh, size_t buflen, const struct nl_vxla
 	if (!ret && (v->set & NL_VXLAN_LOCAL))
 		ret = mnl_attr_put_check(nlh, buflen, IFLA_VXLAN_LOCAL, 4, &v->local) ? 0
 										      : -EMSGSIZE;
+	if (!ret && (v->set & NL_VXLAN_LOCAL6))
+		ret = mnl_attr_put_check(nlh, buflen, IFLA_VXLAN_LOCAL6, 16, &v->local6)
+			      ? 0
+			      : -EMSGSIZE;
 	if (!ret && (v->set & NL_VXLAN_PORT))
 		ret = mnl_attr_put_u16_check(nlh, buflen, IFLA_VXLAN_PORT, htons(v->port))
 			      ? 0
@@ -221,6 +225,10 @@ static void parse_vxlan(const struct nlattr *data, struct nl_vxlan *v)
 	if (attr_len_ok(tb[IFLA_VXLAN_LOCAL], 4)) {
 		memcpy(&v->local, mnl_attr_get_payload(tb[IFLA_VXLAN_LOCAL]), 4);
 		v->set |= NL_VXLAN_LOCAL;
+	}
+	if (attr_len_ok(tb[IFLA_VXLAN_LOCAL6], 16)) {
+		memcpy(&v->local6, mnl_attr_get_payload(tb[IFLA_VXLAN_LOCAL6]), 16);
+		v->set |= NL_VXLAN_LOCAL6;
 	}
 	if (attr_len_ok(tb[IFLA_VXLAN_PORT], 2)) {
 		v->port = ntohs(mnl_attr_get_u16(tb[IFLA_VXLAN_PORT]));

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <linux/netlink.h>
 
 #include "backend/nl.h"
@@ -35,13 +36,15 @@ enum nl_vxlan_field {
 	NL_VXLAN_LINK = 1u << 4,
 	NL_VXLAN_TTL = 1u << 5,
 	NL_VXLAN_UDP_CSUM = 1u << 6,
+	NL_VXLAN_LOCAL6 = 1u << 7,
 };
 
 struct nl_vxlan {
 	unsigned set; /* enum nl_vxlan_field */
 	uint32_t vni;
 	uint32_t local; /* IPv4, network byte order */
-	uint16_t port;	/* destination UDP port, host byte order */
+	struct in6_addr local6;
+	uint16_t port; /* destination UDP port, host byte order */
 	bool learning;
 	int link; /* underlay ifindex */
 	uint8_t ttl;

@@ -10,11 +10,18 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
+static bool nl_neigh_family_ok(int family)
+{
+	return family == AF_INET || family == AF_INET6 || family == AF_BRIDGE;
+}
+
 int nl_neigh_build(struct nlmsghdr *nlh, size_t buflen, const struct nl_neigh *n)
 {
 	struct ndmsg *ndm;
 
-	if ((n->family != AF_INET && n->family != AF_BRIDGE) || n->ifindex <= 0)
+	bool v6 = n->dst_v6 || n->family == AF_INET6;
+
+	if (!nl_neigh_family_ok(n->family) || n->ifindex <= 0)
 		return -EINVAL;
 	if (nlh->nlmsg_len + MNL_ALIGN(sizeof(*ndm)) > buflen)
 		return -EMSGSIZE;
@@ -24,7 +31,8 @@ int nl_neigh_build(struct nlmsghdr *nlh, size_t buflen, const struct nl_neigh *n
 	ndm->ndm_state = n->state;
 	ndm->ndm_flags = n->flags;
 	ndm->ndm_type = RTN_UNICAST;
-	if (n->has_dst && !mnl_attr_put_check(nlh, buflen, NDA_DST, 4, &n->dst))
+	if (n->has_dst && !mnl_attr_put_check(nlh, buflen, NDA_DST, v6 ? 16 : 4,
+					      v6 ? (const void *)&n->dst6 : &n->dst))
 		return -EMSGSIZE;
 	if (n->has_lladdr && !mnl_attr_put_check(nlh, buflen, NDA_LLADDR, 6, n->lladdr))
 		return -EMSGSIZE;
@@ -56,7 +64,7 @@ int nl_neigh_parse(const struct nlmsghdr *nlh, struct nl_neigh *out)
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ndm))
 		return -EBADMSG;
 	ndm = mnl_nlmsg_get_payload(nlh);
-	if (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_BRIDGE)
+	if (!nl_neigh_family_ok(ndm->ndm_family))
 		return -EAFNOSUPPORT;
 	if (parse_attrs(nlh, sizeof(*ndm), tb))
 		return -EBADMSG;
@@ -66,11 +74,16 @@ int nl_neigh_parse(const struct nlmsghdr *nlh, struct nl_neigh *out)
 	out->state = ndm->ndm_state;
 	out->flags = ndm->ndm_flags;
 	if (tb[NDA_DST]) {
-		/* FDB entries towards an IPv6 VTEP are not ours to model. */
-		if (mnl_attr_get_payload_len(tb[NDA_DST]) != 4)
+		uint16_t len = mnl_attr_get_payload_len(tb[NDA_DST]);
+
+		/* The length must fit the family; an FDB entry has either. */
+		if (len != (ndm->ndm_family == AF_INET ? 4 : 16) &&
+		    !(ndm->ndm_family == AF_BRIDGE && len == 4))
 			return -EAFNOSUPPORT;
 		out->has_dst = true;
-		memcpy(&out->dst, mnl_attr_get_payload(tb[NDA_DST]), 4);
+		out->dst_v6 = len == 16;
+		memcpy(out->dst_v6 ? (void *)&out->dst6 : &out->dst,
+		       mnl_attr_get_payload(tb[NDA_DST]), len);
 	}
 	if (tb[NDA_LLADDR]) {
 		/* Other link types (e.g. tunnels) carry other lengths. */
@@ -143,7 +156,7 @@ int nl_neigh_dump(struct nl_sock *s, int family, int ifindex,
 	struct nlmsghdr *nlh = nl_msg(s, RTM_GETNEIGH, 0);
 	struct ndmsg *ndm;
 
-	if (family != AF_INET && family != AF_BRIDGE)
+	if (!nl_neigh_family_ok(family))
 		return -EINVAL;
 	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 	ndm->ndm_family = (uint8_t)family;

@@ -1,7 +1,8 @@
-/* Neighbours (RTM_*NEIGH): IPv4 neighbour entries (AF_INET) and VXLAN
- * forwarding entries (FDB, AF_BRIDGE with NTF_SELF), one struct for both.
- * build emits the fields that are set, parse fills them. Entries this
- * module does not model (IPv6 addresses) parse as -EAFNOSUPPORT so that
+/* Neighbours (RTM_*NEIGH): IPv4 and IPv6 neighbour entries (AF_INET,
+ * AF_INET6) and VXLAN forwarding entries (FDB, AF_BRIDGE with NTF_SELF)
+ * towards an IPv4 or IPv6 VTEP, one struct for all. build emits the fields
+ * that are set, parse fills them. Entries this module does not model
+ * (other families, other address lengths) parse as -EAFNOSUPPORT so that
  * dump callers skip them. */
 #ifndef WEFT_NL_NEIGH_H
 #define WEFT_NL_NEIGH_H
@@ -10,18 +11,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #include <linux/netlink.h>
 
 #include "backend/nl.h"
 
 struct nl_neigh {
-	int family;	/* AF_INET or AF_BRIDGE */
+	int family;	/* AF_INET, AF_INET6 or AF_BRIDGE */
 	int ifindex;	/* device the entry lives on */
 	uint16_t state; /* NUD_* */
 	uint8_t flags;	/* NTF_* (NTF_SELF: the VXLAN device's own FDB) */
 	bool has_dst;
-	uint32_t dst; /* IPv4, network byte order: AF_INET the neighbour,
+	uint32_t dst;	      /* IPv4, network byte order: AF_INET the neighbour,
 		       * AF_BRIDGE the remote VTEP */
+	bool dst_v6;	      /* the destination is dst6 (always for AF_INET6) */
+	struct in6_addr dst6; /* AF_INET6 the neighbour, AF_BRIDGE the VTEP */
 	bool has_lladdr;
 	uint8_t lladdr[6];
 	int master;   /* parse: NDA_MASTER, 0 if absent */

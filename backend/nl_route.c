@@ -1,7 +1,8 @@
-/* IPv4 routes: build and parse RTM_*ROUTE bodies, and their requests. */
+/* IPv4 and IPv6 routes: build and parse RTM_*ROUTE bodies, and their requests. */
 #include "backend/nl_route.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <libmnl/libmnl.h>
@@ -12,23 +13,32 @@ int nl_route_build(struct nlmsghdr *nlh, size_t buflen, const struct nl_route *r
 {
 	struct rtmsg *rtm;
 
-	if (r->family != AF_INET || r->dst_len > 32)
+	bool v6 = r->family == AF_INET6;
+	static const struct in6_addr any6;
+
+	if ((r->family != AF_INET && !v6) || r->dst_len > (v6 ? 128 : 32))
 		return -EINVAL;
 	if (nlh->nlmsg_len + MNL_ALIGN(sizeof(*rtm)) > buflen)
 		return -EMSGSIZE;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
+	rtm->rtm_family = (uint8_t)r->family;
 	rtm->rtm_dst_len = r->dst_len;
 	rtm->rtm_table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = r->protocol;
 	rtm->rtm_scope = r->scope;
 	rtm->rtm_type = r->type;
 	rtm->rtm_flags = r->flags;
-	if (r->dst_len && !mnl_attr_put_check(nlh, buflen, RTA_DST, 4, &r->dst))
+	if (v6) {
+		if (r->dst_len && !mnl_attr_put_check(nlh, buflen, RTA_DST, 16, &r->dst6))
+			return -EMSGSIZE;
+		if (memcmp(&r->gw6, &any6, 16) &&
+		    !mnl_attr_put_check(nlh, buflen, RTA_GATEWAY, 16, &r->gw6))
+			return -EMSGSIZE;
+	} else if ((r->dst_len && !mnl_attr_put_check(nlh, buflen, RTA_DST, 4, &r->dst)) ||
+		   (r->gw && !mnl_attr_put_check(nlh, buflen, RTA_GATEWAY, 4, &r->gw))) {
 		return -EMSGSIZE;
-	if (r->gw && !mnl_attr_put_check(nlh, buflen, RTA_GATEWAY, 4, &r->gw))
-		return -EMSGSIZE;
-	if (r->prefsrc && !mnl_attr_put_check(nlh, buflen, RTA_PREFSRC, 4, &r->prefsrc))
+	}
+	if (!v6 && r->prefsrc && !mnl_attr_put_check(nlh, buflen, RTA_PREFSRC, 4, &r->prefsrc))
 		return -EMSGSIZE;
 	if (r->oif && !mnl_attr_put_u32_check(nlh, buflen, RTA_OIF, (uint32_t)r->oif))
 		return -EMSGSIZE;
@@ -59,6 +69,12 @@ static void get4(const struct nlattr *a, uint32_t *out)
 		memcpy(out, mnl_attr_get_payload(a), 4);
 }
 
+static void get16(const struct nlattr *a, struct in6_addr *out)
+{
+	if (a && mnl_attr_get_payload_len(a) == 16)
+		memcpy(out, mnl_attr_get_payload(a), 16);
+}
+
 int nl_route_parse(const struct nlmsghdr *nlh, struct nl_route *r)
 {
 	struct route_tb t = {{0}};
@@ -79,11 +95,16 @@ int nl_route_parse(const struct nlmsghdr *nlh, struct nl_route *r)
 	r->type = rtm->rtm_type;
 	r->flags = rtm->rtm_flags;
 	get4(t.tb[RTA_TABLE], &r->table);
-	if (r->family != AF_INET)
+	if (r->family != AF_INET && r->family != AF_INET6)
 		return 0;
-	get4(t.tb[RTA_DST], &r->dst);
-	get4(t.tb[RTA_GATEWAY], &r->gw);
-	get4(t.tb[RTA_PREFSRC], &r->prefsrc);
+	if (r->family == AF_INET6) {
+		get16(t.tb[RTA_DST], &r->dst6);
+		get16(t.tb[RTA_GATEWAY], &r->gw6);
+	} else {
+		get4(t.tb[RTA_DST], &r->dst);
+		get4(t.tb[RTA_GATEWAY], &r->gw);
+		get4(t.tb[RTA_PREFSRC], &r->prefsrc);
+	}
 	get4(t.tb[RTA_PRIORITY], &r->priority);
 	get4(t.tb[RTA_OIF], &v);
 	r->oif = (int)v;
@@ -117,6 +138,7 @@ int nl_route_del(struct nl_sock *s, const struct nl_route *r)
 }
 
 struct dump_ctx {
+	int family;
 	uint32_t table;
 	int (*cb)(const struct nl_route *r, void *data);
 	void *data;
@@ -133,19 +155,29 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	ret = nl_route_parse(nlh, &r);
 	if (ret)
 		return ret;
-	if (r.family != AF_INET || (r.flags & RTM_F_CLONED) || (d->table && r.table != d->table))
+	if (r.family != d->family || (r.flags & RTM_F_CLONED) || (d->table && r.table != d->table))
 		return 0;
 	return d->cb(&r, d->data);
+}
+
+int nl_route_dump_family(struct nl_sock *s, int family, uint32_t table,
+			 int (*cb)(const struct nl_route *r, void *data), nl_reset_cb reset,
+			 void *data)
+{
+	struct dump_ctx d = {family, table, cb, data};
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EINVAL;
+	nlh = nl_msg(s, RTM_GETROUTE, 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	return nl_dump(s, nlh, dump_cb, &d, reset, data);
 }
 
 int nl_route_dump(struct nl_sock *s, uint32_t table,
 		  int (*cb)(const struct nl_route *r, void *data), nl_reset_cb reset, void *data)
 {
-	struct nlmsghdr *nlh = nl_msg(s, RTM_GETROUTE, 0);
-	struct dump_ctx d = {table, cb, data};
-	struct rtmsg *rtm;
-
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	return nl_dump(s, nlh, dump_cb, &d, reset, data);
+	return nl_route_dump_family(s, AF_INET, table, cb, reset, data);
 }

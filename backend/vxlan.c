@@ -18,20 +18,34 @@
 
 #define EV_RCVBUF (16 << 20)
 
+static bool conf_valid(const struct vxlan_conf *c)
+{
+	if (!c->vni || c->vni > 0xffffff || !c->port)
+		return false;
+	if (c->family == AF_INET6)
+		/* IPv6 needs a link MTU of at least 1280. */
+		return ip6_addr_usable(&c->public_ip6) && c->mtu >= 1280 &&
+		       ip6_net_is_canonical(&c->subnet6) && c->subnet6.len &&
+		       c->subnet6.len <= 128 && !c->direct_routing;
+	return (c->family == 0 || c->family == AF_INET) && c->public_ip && c->mtu >= 68 &&
+	       ip4_net_is_canonical(&c->subnet) && c->subnet.prefix <= 32;
+}
+
 int vxlan_new(const struct vxlan_conf *conf, struct vxlan **out)
 {
 	int rcvbuf = EV_RCVBUF;
 	struct vxlan *v;
 	int ret;
 
-	if (!conf->vni || conf->vni > 0xffffff || !conf->port || !conf->public_ip ||
-	    conf->mtu < 68 || !ip4_net_is_canonical(&conf->subnet) || conf->subnet.prefix > 32)
+	if (!conf_valid(conf))
 		return -EINVAL;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->conf = *conf;
-	snprintf(v->ifname, sizeof(v->ifname), "weft.%u", conf->vni);
+	if (!v->conf.family)
+		v->conf.family = AF_INET;
+	snprintf(v->ifname, sizeof(v->ifname), is6(v) ? "weft-v6.%u" : "weft.%u", conf->vni);
 	ret = table_grow(v);
 	if (ret)
 		goto err_free;
@@ -50,9 +64,9 @@ int vxlan_new(const struct vxlan_conf *conf, struct vxlan **out)
 	if (!ret)
 		ret = nl_subscribe(v->ev, RTNLGRP_NEIGH);
 	if (!ret)
-		ret = nl_subscribe(v->ev, RTNLGRP_IPV4_ROUTE);
+		ret = nl_subscribe(v->ev, is6(v) ? RTNLGRP_IPV6_ROUTE : RTNLGRP_IPV4_ROUTE);
 	if (!ret)
-		ret = nl_subscribe(v->ev, RTNLGRP_IPV4_IFADDR);
+		ret = nl_subscribe(v->ev, is6(v) ? RTNLGRP_IPV6_IFADDR : RTNLGRP_IPV4_IFADDR);
 	if (ret)
 		goto err_free;
 	*out = v;

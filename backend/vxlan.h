@@ -1,4 +1,5 @@
-/* VXLAN backend: the device weft.<VNI> and, per peer, a neighbour entry, an
+/* VXLAN backend: one instance per address family. The device weft.<VNI>
+ * (IPv4) or weft-v6.<VNI> (IPv6: IPv6 underlay, IPv6 pod subnets) and, per peer, a neighbour entry, an
  * FDB entry and a route (or one direct route with DirectRouting for an
  * on-link peer).
  *
@@ -28,15 +29,21 @@
 #include <stdint.h>
 
 #include "common/ip4.h"
+#include "common/ip6.h"
 
 /* rtm_protocol of every route weft installs: how it finds its own. */
 #define VXLAN_RTPROT 87
 /* The outer IPv4 + UDP + VXLAN + inner Ethernet headers. */
 #define VXLAN_OVERHEAD 50
+/* The same with an outer IPv6 header. */
+#define VXLAN6_OVERHEAD 70
 
 struct vxlan;
 
+/* family AF_INET6 uses public_ip6 and subnet6 instead of public_ip, subnet
+ * and underlay (no DirectRouting); 0 means AF_INET. */
 struct vxlan_conf {
+	int family;
 	uint32_t vni;
 	uint16_t port;		 /* UDP destination port */
 	uint32_t public_ip;	 /* local VTEP address, host byte order */
@@ -46,12 +53,17 @@ struct vxlan_conf {
 	struct ip4_net subnet;	 /* this node's lease */
 	uint8_t mac[6];		 /* this node's VTEP MAC */
 	bool direct_routing;
+	struct in6_addr public_ip6;
+	struct ip6_net subnet6; /* canonical */
 };
 
+/* An IPv6 instance's peers fill subnet6 and public_ip6 instead. */
 struct vxlan_peer {
 	struct ip4_net subnet; /* canonical */
 	uint32_t public_ip;    /* host byte order */
 	uint8_t vtep_mac[6];
+	struct ip6_net subnet6; /* canonical */
+	struct in6_addr public_ip6;
 };
 
 struct vxlan_stats {
@@ -74,8 +86,9 @@ struct vxlan_stats {
 int vxlan_new(const struct vxlan_conf *conf, struct vxlan **out);
 void vxlan_free(struct vxlan *v);
 
-/* Creates weft.<VNI> or adopts a compatible one (recreates an incompatible
- * one), sets MTU, MAC, address <subnet network>/32 and brings it up. */
+/* Creates weft.<VNI> (weft-v6.<VNI>) or adopts a compatible one (recreates
+ * an incompatible one), sets MTU, MAC, address <subnet network>/32 (/128,
+ * without duplicate address detection) and brings it up. */
 int vxlan_ensure_device(struct vxlan *v);
 /* The device's name and index (0 before vxlan_ensure_device). */
 const char *vxlan_ifname(const struct vxlan *v);
@@ -85,6 +98,7 @@ int vxlan_ifindex(const struct vxlan *v);
  * del removes it. Both only record; vxlan_flush applies. */
 int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *p);
 int vxlan_peer_del(struct vxlan *v, const struct ip4_net *subnet);
+int vxlan_peer_del6(struct vxlan *v, const struct ip6_net *subnet);
 /* The peer list is complete: reconcile may now prune. */
 void vxlan_peers_synced(struct vxlan *v);
 
@@ -101,8 +115,10 @@ int vxlan_event_fd(const struct vxlan *v);
 int vxlan_handle_events(struct vxlan *v);
 
 void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out);
-/* Subnets of up to max peers whose route a route weft does not own keeps
- * out; returns how many such peers there are. */
-unsigned vxlan_blocked(const struct vxlan *v, struct ip4_net *out, unsigned max);
+/* Up to max peers whose route a route weft does not own keeps out (their
+ * subnet fields are set); returns how many such peers there are. */
+unsigned vxlan_blocked(const struct vxlan *v, struct vxlan_peer *out, unsigned max);
+/* The instance's family: AF_INET or AF_INET6. */
+int vxlan_family(const struct vxlan *v);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 
 #include "backend/vxlan_int.h"
@@ -14,9 +15,11 @@ static int device_create(struct vxlan *v, struct nl_link *got)
 	struct nl_link l = {
 		.set = NL_LINK_NAME | NL_LINK_KIND | NL_LINK_MTU | NL_LINK_MAC | NL_LINK_VXLAN,
 		.mtu = v->conf.mtu,
-		.vxlan = {.set = NL_VXLAN_ID | NL_VXLAN_LOCAL | NL_VXLAN_PORT | NL_VXLAN_LEARNING,
+		.vxlan = {.set = NL_VXLAN_ID | NL_VXLAN_PORT | NL_VXLAN_LEARNING |
+				 (is6(v) ? NL_VXLAN_LOCAL6 : NL_VXLAN_LOCAL),
 			  .vni = v->conf.vni,
 			  .local = htonl(v->conf.public_ip),
+			  .local6 = v->conf.public_ip6,
 			  .port = v->conf.port,
 			  .learning = false},
 	};
@@ -51,7 +54,9 @@ static int addr_cb(const struct nl_addr *a, void *data)
 		s->found = true;
 		return 0;
 	}
-	/* The device is weft's: no other IPv4 address belongs on it. */
+	if (addr_kernels(a))
+		return 0;
+	/* The device is weft's: no other address of the family belongs on it. */
 	if (s->nstale < sizeof(s->stale) / sizeof(s->stale[0]))
 		s->stale[s->nstale++] = *a;
 	return 0;
@@ -68,16 +73,19 @@ static void addr_reset(void *data)
 static int device_address(struct vxlan *v)
 {
 	struct addr_scan s = {.v = v};
+	/* No duplicate address detection: the address is this node's alone. */
 	struct nl_addr a = {
-		.family = AF_INET,
+		.family = vxlan_family(v),
 		.ifindex = v->ifindex,
 		.addr = htonl(v->conf.subnet.addr),
-		.prefixlen = 32,
+		.addr6 = v->conf.subnet6.addr,
+		.prefixlen = is6(v) ? 128 : 32,
 		.scope = RT_SCOPE_UNIVERSE,
+		.flags = is6(v) ? IFA_F_NODAD : 0,
 	};
 	int ret;
 
-	ret = nl_addr_dump(v->dump, v->ifindex, addr_cb, addr_reset, &s);
+	ret = nl_addr_dump_family(v->dump, a.family, v->ifindex, addr_cb, addr_reset, &s);
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < s.nstale; i++) {
@@ -166,7 +174,7 @@ static int addr_ok_cb(const struct nl_addr *a, void *data)
 
 	if (addr_matches(s->v, a))
 		s->found = true;
-	else
+	else if (!addr_kernels(a))
 		s->nstale++;
 	return 0;
 }
@@ -181,7 +189,7 @@ bool device_ok(struct vxlan *v)
 	if (nl_link_get_name(v->req, v->ifname, &l) || l.ifindex != v->ifindex || !l.up ||
 	    !device_compatible(v, &l) || !device_settled(v, &l))
 		return false;
-	if (nl_addr_dump(v->dump, v->ifindex, addr_ok_cb, addr_reset, &s))
+	if (nl_addr_dump_family(v->dump, vxlan_family(v), v->ifindex, addr_ok_cb, addr_reset, &s))
 		return false;
 	return s.found && !s.nstale;
 }

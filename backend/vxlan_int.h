@@ -6,6 +6,7 @@
 #define WEFT_BACKEND_VXLAN_INT_H
 
 #include <net/if.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,12 +28,20 @@ enum {
 	OBJ_FOREIGN = 1u << 4,
 };
 
+/* A peer's subnet in either family: the address as 16 bytes (IPv4
+ * mapped into ::ffff:0:0/96) and its length. Identity of a peer. */
+struct pkey {
+	struct in6_addr a;
+	uint8_t len;
+};
+
 struct peer {
 	struct peer *next;	 /* by subnet address */
 	struct peer *mac_next;	 /* by VTEP MAC */
 	struct peer *dirty_next; /* pending for vxlan_flush */
 	struct vxlan_peer want;
-	bool wanted; /* false: removal pending */
+	struct pkey key; /* of want */
+	bool wanted;	 /* false: removal pending */
 	bool dirty;
 	bool direct; /* desired: one direct route instead of VXLAN */
 	/* What is programmed, as far as weft knows. */
@@ -46,7 +55,7 @@ struct peer {
 };
 
 struct vxlan {
-	struct vxlan_conf conf;
+	struct vxlan_conf conf; /* family set: AF_INET or AF_INET6 */
 	char ifname[IFNAMSIZ];
 	int ifindex;
 	struct nl_sock *req, *dump, *ev;
@@ -94,15 +103,28 @@ static inline void flag_set(unsigned *f, unsigned bit, bool on)
 	*f = on ? *f | bit : *f & ~bit;
 }
 
+static inline bool is6(const struct vxlan *v)
+{
+	return v->conf.family == AF_INET6;
+}
+
+/* Same remote VTEP (the other family's field is zero in both). */
+static inline bool vtep_equal(const struct vxlan_peer *a, const struct vxlan_peer *b)
+{
+	return a->public_ip == b->public_ip && ip6_addr_equal(&a->public_ip6, &b->public_ip6);
+}
+
 /* vxlan_peer.c */
 int table_grow(struct vxlan *v);
-struct peer *peer_find(const struct vxlan *v, uint32_t addr);
+struct peer *peer_find(const struct vxlan *v, const struct in6_addr *key);
 void peer_unlink_free(struct vxlan *v, struct peer *p);
 void mark_dirty(struct vxlan *v, struct peer *p);
 void peer_applied(struct peer *p);
 
 /* vxlan_want.c: what weft programs, and ONE test per kind of whether a
- * kernel object is that. */
+ * kernel object is that; the family-specific spots live there. */
+struct pkey key_of(const struct vxlan *v, const struct vxlan_peer *p);
+struct in6_addr key_addr(bool v6, uint32_t be, const struct in6_addr *a6);
 void want_neigh(const struct vxlan *v, const struct vxlan_peer *p, struct nl_neigh *n);
 void want_fdb(const struct vxlan *v, const struct vxlan_peer *p, struct nl_neigh *n);
 void want_route(const struct vxlan *v, const struct vxlan_peer *p, bool direct, struct nl_route *r);
@@ -112,6 +134,8 @@ bool route_matches(const struct vxlan *v, const struct peer *p, const struct nl_
 bool device_compatible(const struct vxlan *v, const struct nl_link *l);
 bool device_settled(const struct vxlan *v, const struct nl_link *l);
 bool addr_matches(const struct vxlan *v, const struct nl_addr *a);
+/* The kernel's own IPv6 link-local address: not weft's to judge. */
+bool addr_kernels(const struct nl_addr *a);
 struct peer *neigh_peer(const struct vxlan *v, const struct nl_neigh *n);
 struct peer *fdb_peer(const struct vxlan *v, const struct nl_neigh *n);
 struct peer *route_peer(const struct vxlan *v, const struct nl_route *r);

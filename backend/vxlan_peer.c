@@ -22,12 +22,18 @@ static unsigned hash_mac(const uint8_t *m, unsigned nbuckets)
 	return hash_u32(x, nbuckets);
 }
 
-struct peer *peer_find(const struct vxlan *v, uint32_t addr)
+static unsigned hash_key(const struct in6_addr *a, unsigned nbuckets)
+{
+	return hash_u32(a->s6_addr32[0] ^ a->s6_addr32[1] ^ a->s6_addr32[2] ^ a->s6_addr32[3],
+			nbuckets);
+}
+
+struct peer *peer_find(const struct vxlan *v, const struct in6_addr *key)
 {
 	struct peer *p;
 
-	for (p = v->by_subnet[hash_u32(addr, v->nbuckets)]; p; p = p->next)
-		if (p->want.subnet.addr == addr)
+	for (p = v->by_subnet[hash_key(key, v->nbuckets)]; p; p = p->next)
+		if (ip6_addr_equal(&p->key.a, key))
 			return p;
 	return NULL;
 }
@@ -68,7 +74,7 @@ int table_grow(struct vxlan *v)
 		struct peer *p = v->by_subnet[i], *next;
 
 		for (; p; p = next) {
-			unsigned h = hash_u32(p->want.subnet.addr, n);
+			unsigned h = hash_key(&p->key.a, n);
 			unsigned hm = hash_mac(p->want.vtep_mac, n);
 
 			next = p->next;
@@ -88,7 +94,7 @@ int table_grow(struct vxlan *v)
 
 void peer_unlink_free(struct vxlan *v, struct peer *p)
 {
-	struct peer **pp = &v->by_subnet[hash_u32(p->want.subnet.addr, v->nbuckets)];
+	struct peer **pp = &v->by_subnet[hash_key(&p->key.a, v->nbuckets)];
 
 	for (; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
@@ -112,8 +118,25 @@ void mark_dirty(struct vxlan *v, struct peer *p)
 
 static bool peer_direct(const struct vxlan *v, uint32_t public_ip)
 {
-	return v->conf.direct_routing && v->conf.underlay.prefix &&
+	return !is6(v) && v->conf.direct_routing && v->conf.underlay.prefix &&
 	       ip4_net_contains(&v->conf.underlay, public_ip);
+}
+
+static bool peer_valid(const struct vxlan *v, const struct vxlan_peer *in)
+{
+	if (is6(v))
+		return ip6_net_is_canonical(&in->subnet6) && in->subnet6.len &&
+		       in->subnet6.len <= 128 && ip6_addr_usable(&in->public_ip6);
+	return ip4_net_is_canonical(&in->subnet) && in->subnet.prefix <= 32 && in->public_ip;
+}
+
+/* Our own lease, or a stale lease of this node's address. */
+static bool peer_is_self(const struct vxlan *v, const struct vxlan_peer *in)
+{
+	if (is6(v))
+		return ip6_net_equal(&in->subnet6, &v->conf.subnet6) ||
+		       ip6_addr_equal(&in->public_ip6, &v->conf.public_ip6);
+	return ip4_net_equal(&in->subnet, &v->conf.subnet) || in->public_ip == v->conf.public_ip;
 }
 
 /* The wanted VXLAN peer an FDB entry is exactly the entry of. */
@@ -129,18 +152,19 @@ struct peer *fdb_peer(const struct vxlan *v, const struct nl_neigh *n)
 
 int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *in)
 {
+	struct pkey k;
 	struct peer *p;
 	int ret;
 
-	if (!ip4_net_is_canonical(&in->subnet) || in->subnet.prefix > 32 || !in->public_ip)
+	if (!peer_valid(v, in))
 		return -EINVAL;
-	/* Our own lease, or a stale lease of this node's address. */
-	if (ip4_net_equal(&in->subnet, &v->conf.subnet) || in->public_ip == v->conf.public_ip)
+	if (peer_is_self(v, in))
 		return 0;
-	p = peer_find(v, in->subnet.addr);
+	k = key_of(v, in);
+	p = peer_find(v, &k.a);
 	/* Identity is the whole subnet: another length at the same address
 	 * never takes over a wanted peer's entries. */
-	if (p && p->wanted && p->want.subnet.prefix != in->subnet.prefix)
+	if (p && p->wanted && p->key.len != k.len)
 		return -EEXIST;
 	if (p) {
 		if (p->wanted && !memcmp(&p->want, in, sizeof(*in)))
@@ -157,7 +181,7 @@ int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *in)
 		p = calloc(1, sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		unsigned h = hash_u32(in->subnet.addr, v->nbuckets);
+		unsigned h = hash_key(&k.a, v->nbuckets);
 
 		p->next = v->by_subnet[h];
 		v->by_subnet[h] = p;
@@ -166,14 +190,21 @@ int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *in)
 	}
 	/* A re-wanted entry with another identity starts over: its route
 	 * state belonged to the old prefix. */
-	if (p->want.subnet.prefix != in->subnet.prefix) {
+	if (p->key.len != k.len) {
 		p->route_blocked = false;
 		p->ok &= ~OBJ_ROUTE;
 	}
+	/* Only the instance's family: the other's fields stay zero. */
 	memset(&p->want, 0, sizeof(p->want));
-	p->want.subnet = in->subnet;
-	p->want.public_ip = in->public_ip;
+	if (is6(v)) {
+		p->want.subnet6 = in->subnet6;
+		p->want.public_ip6 = in->public_ip6;
+	} else {
+		p->want.subnet = in->subnet;
+		p->want.public_ip = in->public_ip;
+	}
 	memcpy(p->want.vtep_mac, in->vtep_mac, 6);
+	p->key = k;
 	mac_link(v, p);
 	p->wanted = true;
 	p->direct = peer_direct(v, in->public_ip);
@@ -181,16 +212,27 @@ int vxlan_peer_set(struct vxlan *v, const struct vxlan_peer *in)
 	return 0;
 }
 
-int vxlan_peer_del(struct vxlan *v, const struct ip4_net *subnet)
+static int peer_del(struct vxlan *v, const struct vxlan_peer *which)
 {
-	struct peer *p = peer_find(v, subnet->addr);
+	struct pkey k = key_of(v, which);
+	struct peer *p = peer_find(v, &k.a);
 
-	if (!p || !p->wanted || p->want.subnet.prefix != subnet->prefix)
+	if (!p || !p->wanted || p->key.len != k.len)
 		return 0;
 	p->wanted = false;
 	v->npeers--;
 	mark_dirty(v, p);
 	return 0;
+}
+
+int vxlan_peer_del(struct vxlan *v, const struct ip4_net *subnet)
+{
+	return is6(v) ? 0 : peer_del(v, &(struct vxlan_peer){.subnet = *subnet});
+}
+
+int vxlan_peer_del6(struct vxlan *v, const struct ip6_net *subnet)
+{
+	return is6(v) ? peer_del(v, &(struct vxlan_peer){.subnet6 = *subnet}) : 0;
 }
 
 void vxlan_peers_synced(struct vxlan *v)
@@ -222,13 +264,18 @@ void vxlan_get_stats(const struct vxlan *v, struct vxlan_stats *out)
 	}
 }
 
-unsigned vxlan_blocked(const struct vxlan *v, struct ip4_net *out, unsigned max)
+unsigned vxlan_blocked(const struct vxlan *v, struct vxlan_peer *out, unsigned max)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < v->nbuckets; i++)
 		for (const struct peer *p = v->by_subnet[i]; p; p = p->next)
 			if (p->wanted && p->route_blocked && n++ < max)
-				out[n - 1] = p->want.subnet;
+				out[n - 1] = p->want;
 	return n;
+}
+
+int vxlan_family(const struct vxlan *v)
+{
+	return is6(v) ? AF_INET6 : AF_INET;
 }

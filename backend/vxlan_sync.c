@@ -44,7 +44,7 @@ static int peer_ops(struct vxlan *v, struct peer *p, struct opvec *ops)
 	}
 	if (!p->direct) {
 		bool same_mac = p->has_applied && !memcmp(a->vtep_mac, p->want.vtep_mac, 6);
-		bool same_ip = p->has_applied && a->public_ip == p->want.public_ip;
+		bool same_ip = p->has_applied && vtep_equal(a, &p->want);
 
 		if (!(was_vx && (p->ok & OBJ_NEIGH) && same_mac)) {
 			op = op_add(ops, OP_NEIGH_SET, p);
@@ -68,7 +68,7 @@ static int peer_ops(struct vxlan *v, struct peer *p, struct opvec *ops)
 	}
 	if (!p->route_blocked &&
 	    !(p->has_applied && (p->ok & OBJ_ROUTE) && p->applied_direct == p->direct &&
-	      (!p->direct || a->public_ip == p->want.public_ip))) {
+	      (!p->direct || vtep_equal(a, &p->want)))) {
 		op = op_add(ops, OP_ROUTE_SET, p);
 		if (!op)
 			return -ENOMEM;
@@ -132,7 +132,8 @@ static int routes_resolve(struct vxlan *v, struct opvec *ops, unsigned *failed)
 	if (!k)
 		return 0;
 	seen_clear(v, ~0u);
-	ret = nl_route_dump(v->dump, RT_TABLE_MAIN, route_seen_cb, route_seen_reset, v);
+	ret = nl_route_dump_family(v->dump, vxlan_family(v), RT_TABLE_MAIN, route_seen_cb,
+				   route_seen_reset, v);
 	for (size_t i = 0; i < ops->n && !ret; i++) {
 		struct op *op = &ops->v[i], *a;
 
@@ -223,7 +224,8 @@ static int rc_neigh_cb(const struct nl_neigh *n, void *data)
 			p->seen |= OBJ_NEIGH;
 		return 0; /* otherwise replaced below */
 	}
-	if (!v->synced || !n->has_dst)
+	/* The kernel's own IPv6 entries (multicast, link-local) stay. */
+	if (!v->synced || !n->has_dst || (is6(v) && (n->state & NUD_NOARP)))
 		return 0;
 	op = op_add(c->ops, OP_NEIGH_DEL, NULL);
 	if (!op)
@@ -255,6 +257,8 @@ static int rc_fdb_cb(const struct nl_neigh *n, void *data)
 	want_fdb(v, &(struct vxlan_peer){0}, &op->u.n);
 	op->u.n.has_dst = n->has_dst;
 	op->u.n.dst = n->dst;
+	op->u.n.dst_v6 = n->dst_v6;
+	op->u.n.dst6 = n->dst6;
 	memcpy(op->u.n.lladdr, n->lladdr, 6);
 	return 0;
 }
@@ -311,14 +315,15 @@ static int rc_dump(struct vxlan *v, struct opvec *ops)
 	ops->n = 0;
 	seen_clear(v, ~0u);
 	rc_begin(&c, OBJ_NEIGH);
-	ret = nl_neigh_dump(v->dump, AF_INET, v->ifindex, rc_neigh_cb, rc_restart, &c);
+	ret = nl_neigh_dump(v->dump, vxlan_family(v), v->ifindex, rc_neigh_cb, rc_restart, &c);
 	if (!ret) {
 		rc_begin(&c, OBJ_FDB);
 		ret = nl_neigh_dump(v->dump, AF_BRIDGE, v->ifindex, rc_fdb_cb, rc_restart, &c);
 	}
 	if (!ret) {
 		rc_begin(&c, OBJ_ROUTE_SEEN);
-		ret = nl_route_dump(v->dump, RT_TABLE_MAIN, rc_route_cb, rc_restart, &c);
+		ret = nl_route_dump_family(v->dump, vxlan_family(v), RT_TABLE_MAIN, rc_route_cb,
+					   rc_restart, &c);
 	}
 	return ret;
 }
@@ -340,6 +345,7 @@ static int rc_route_op(struct vxlan *v, struct peer *p, struct opvec *ops)
 			return -ENOMEM;
 		want_route(v, &p->want, p->direct, &op->u.r);
 		op->u.r.gw = 0;
+		memset(&op->u.r.gw6, 0, sizeof(op->u.r.gw6));
 		op->u.r.oif = 0;
 		op->u.r.flags = 0;
 		return 0;
@@ -449,7 +455,8 @@ static void ev_addr(struct vxlan *v, const struct nlmsghdr *nlh)
 {
 	struct nl_addr a;
 
-	if (nl_addr_parse(nlh, &a) || a.family != AF_INET || a.ifindex != v->ifindex)
+	if (nl_addr_parse(nlh, &a) || a.family != vxlan_family(v) || a.ifindex != v->ifindex ||
+	    addr_kernels(&a))
 		return;
 	if (nlh->nlmsg_type == RTM_DELADDR ? addr_matches(v, &a) : !addr_matches(v, &a))
 		v->want_device = true;
@@ -463,7 +470,9 @@ static void ev_neigh(struct vxlan *v, const struct nlmsghdr *nlh)
 
 	if (nl_neigh_parse(nlh, &n) || n.ifindex != v->ifindex || !n.has_dst)
 		return;
-	if (n.family == AF_INET) {
+	if (n.family != AF_BRIDGE && n.family != vxlan_family(v))
+		return;
+	if (n.family != AF_BRIDGE) {
 		struct peer *p = neigh_peer(v, &n);
 		bool ours = p != NULL;
 
@@ -492,7 +501,7 @@ static void ev_route(struct vxlan *v, const struct nlmsghdr *nlh)
 	struct peer *p;
 	bool wanted;
 
-	if (nl_route_parse(nlh, &r) || r.family != AF_INET || r.table != RT_TABLE_MAIN)
+	if (nl_route_parse(nlh, &r) || r.family != vxlan_family(v) || r.table != RT_TABLE_MAIN)
 		return;
 	p = route_peer(v, &r);
 	if (r.protocol != VXLAN_RTPROT) {

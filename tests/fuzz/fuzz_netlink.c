@@ -69,6 +69,7 @@ static void check_link(const struct nlmsghdr *nlh)
 		FUZZ_CHECK(x->set == y->set);
 		FUZZ_CHECK(!(x->set & NL_VXLAN_ID) || x->vni == y->vni);
 		FUZZ_CHECK(!(x->set & NL_VXLAN_LOCAL) || x->local == y->local);
+		FUZZ_CHECK(!(x->set & NL_VXLAN_LOCAL6) || !memcmp(&x->local6, &y->local6, 16));
 		FUZZ_CHECK(!(x->set & NL_VXLAN_PORT) || x->port == y->port);
 		FUZZ_CHECK(!(x->set & NL_VXLAN_LEARNING) || x->learning == y->learning);
 		FUZZ_CHECK(!(x->set & NL_VXLAN_LINK) || x->link == y->link);
@@ -118,13 +119,14 @@ static void check_neigh(const struct nlmsghdr *nlh)
 	FUZZ_CHECK(ret == 0 || ret == -EBADMSG || ret == -EAFNOSUPPORT);
 	if (ret || a.ifindex <= 0)
 		return;
-	FUZZ_CHECK(a.family == AF_INET || a.family == AF_BRIDGE);
+	FUZZ_CHECK(a.family == AF_INET || a.family == AF_INET6 || a.family == AF_BRIDGE);
 	o = hdr(RTM_NEWNEIGH);
 	FUZZ_CHECK(nl_neigh_build(o, sizeof(out), &a) == 0);
 	FUZZ_CHECK(nl_neigh_parse(o, &b) == 0);
 	FUZZ_CHECK(a.family == b.family && a.ifindex == b.ifindex);
 	FUZZ_CHECK(a.state == b.state && a.flags == b.flags);
 	FUZZ_CHECK(a.has_dst == b.has_dst && (!a.has_dst || a.dst == b.dst));
+	FUZZ_CHECK(a.dst_v6 == b.dst_v6 && (!a.dst_v6 || !memcmp(&a.dst6, &b.dst6, 16)));
 	FUZZ_CHECK(a.has_lladdr == b.has_lladdr);
 	FUZZ_CHECK(!a.has_lladdr || memcmp(a.lladdr, b.lladdr, 6) == 0);
 }

@@ -35,6 +35,16 @@ static const struct nft_conf conf = {
 	.fully_random = true,
 };
 
+/* fd00:10:244::/56 and fd00:10:244:3::/64 */
+static const struct nft_conf conf6 = {
+	.family = AF_INET6,
+	.network6 = {{{0xfd, 0, 0, 0x10, 0x02, 0x44}}},
+	.network_len = 56,
+	.subnet6 = {{{0xfd, 0, 0, 0x10, 0x02, 0x44, 0, 3}}},
+	.subnet_len = 64,
+	.fully_random = true,
+};
+
 static uint16_t msg_type(const struct nlmsghdr *nlh)
 {
 	if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || nlh->nlmsg_type == NFNL_MSG_BATCH_END)
@@ -312,6 +322,39 @@ static void test_invalid_conf(void **state)
 	free(buf);
 }
 
+/* ip6 weft: family IPv6 on every message, 16-byte addresses at the
+ * IPv6 header's offsets; a subnet outside the network is refused. */
+static void test_ip6_wire(void **state)
+{
+	char *buf = malloc(BUFSZ);
+	const struct nlmsghdr *nlh;
+	struct nft_conf c = conf6;
+	unsigned rules = 0;
+	size_t len;
+	int left;
+
+	(void)state;
+	assert_int_equal(nft_build_replace(&conf6, 1, buf, BUFSZ, &len), 0);
+	left = (int)len;
+	for (nlh = (void *)buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+
+		if (msg_type(nlh) == NFNL_MSG_BATCH_BEGIN || msg_type(nlh) == NFNL_MSG_BATCH_END)
+			continue;
+		assert_int_equal(g->nfgen_family, NFPROTO_IPV6);
+		rules += msg_type(nlh) == NFT_MSG_NEWRULE;
+	}
+	assert_int_equal(rules, 8);
+	assert_int_equal(nft_build_delete_family(AF_INET6, 1, buf, BUFSZ, &len), 0);
+	assert_int_equal(nft_build_delete_family(AF_PACKET, 1, buf, BUFSZ, &len), -EINVAL);
+	c.subnet6.s6_addr[5] = 0x45; /* fd00:10:245:3::/64 */
+	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
+	c = conf6;
+	c.network_len = 129;
+	assert_int_equal(nft_build_replace(&c, 1, buf, BUFSZ, &len), -EINVAL);
+	free(buf);
+}
+
 /* Kernel part: runs in a network namespace of its own. */
 static int netns_setup(void **state)
 {
@@ -360,6 +403,54 @@ static const char golden[] =
 	"\t\tip daddr 10.244.0.0/16 accept comment \"to the overlay network\"\n"
 	"\t}\n"
 	"}\n";
+
+static const char golden6[] =
+	"table ip6 weft {\n"
+	"\tcomment \"weft: pod masquerade and forwarding\"\n"
+	"\tchain postrouting {\n"
+	"\t\tcomment \"masquerade pod traffic leaving the overlay network\"\n"
+	"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+	"\t\tmeta mark & 0x00004000 == 0x00004000 return comment \"marked by kube-proxy: it masquerades itself\"\n"
+	"\t\tip6 saddr fd00:10:244:3::/64 ip6 daddr fd00:10:244::/56 return comment \"pod to pod: keep pod addresses\"\n"
+	"\t\tip6 saddr fd00:10:244::/56 ip6 daddr fd00:10:244:3::/64 return comment \"overlay to local pods: keep pod addresses\"\n"
+	"\t\tip6 saddr != fd00:10:244::/56 ip6 daddr fd00:10:244:3::/64 return comment \"outside to local pods: keep source\"\n"
+	"\t\tip6 saddr fd00:10:244::/56 ip6 daddr != ff00::/8 masquerade fully-random comment \"pods leaving the overlay network\"\n"
+	"\t\tip6 saddr != fd00:10:244::/56 ip6 daddr fd00:10:244::/56 masquerade fully-random comment \"outside to remote pods\"\n"
+	"\t}\n"
+	"\n"
+	"\tchain forward {\n"
+	"\t\tcomment \"accept overlay traffic\"\n"
+	"\t\ttype filter hook forward priority filter; policy accept;\n"
+	"\t\tip6 saddr fd00:10:244::/56 accept comment \"from the overlay network\"\n"
+	"\t\tip6 daddr fd00:10:244::/56 accept comment \"to the overlay network\"\n"
+	"\t}\n"
+	"}\n";
+
+/* Both tables side by side; each removed on its own. */
+static void test_kernel_apply6(void **state)
+{
+	char *out;
+
+	(void)state;
+	assert_int_equal(nft_apply(&conf, NULL), 0);
+	assert_int_equal(nft_apply(&conf6, NULL), 0);
+	assert_int_equal(nft_apply(&conf6, NULL), 0);
+	out = run("nft list table ip6 weft 2>&1");
+	assert_string_equal(out, golden6);
+	free(out);
+	out = run("nft list table ip weft 2>&1");
+	assert_string_equal(out, golden);
+	free(out);
+	assert_int_equal(nft_remove_family(AF_INET6, NULL), 0);
+	out = run("nft list tables");
+	assert_string_equal(out, "table ip weft\n");
+	free(out);
+	assert_int_equal(nft_remove_family(AF_INET6, NULL), 0);
+	assert_int_equal(nft_remove(NULL), 0);
+	out = run("nft list tables");
+	assert_string_equal(out, "");
+	free(out);
+}
 
 static void test_kernel_apply(void **state)
 {
@@ -520,9 +611,11 @@ int main(void)
 		cmocka_unit_test(test_no_fully_random_and_host_prefix),
 		cmocka_unit_test(test_invalid_conf),
 		cmocka_unit_test(test_local_errors),
+		cmocka_unit_test(test_ip6_wire),
 	};
 	const struct CMUnitTest kernel[] = {
 		cmocka_unit_test(test_kernel_apply),
+		cmocka_unit_test(test_kernel_apply6),
 		cmocka_unit_test(test_kernel_rejects),
 		cmocka_unit_test(test_kernel_extack_text),
 	};

@@ -189,7 +189,7 @@ static void test_addr_roundtrip(void **state)
 	in.prefixlen = 33;
 	assert_int_equal(nl_addr_build(hdr(RTM_NEWADDR), sizeof(buf), &in), -EINVAL);
 	in.prefixlen = 24;
-	in.family = AF_INET6;
+	in.family = AF_PACKET;
 	assert_int_equal(nl_addr_build(hdr(RTM_NEWADDR), sizeof(buf), &in), -EINVAL);
 	in.family = AF_INET;
 	assert_int_equal(nl_addr_build(hdr(RTM_NEWADDR), 30, &in), -EMSGSIZE);
