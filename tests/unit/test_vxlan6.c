@@ -4,6 +4,7 @@
  * private network namespace: weft-v6.1 with its objects, a restart that
  * adopts them, pruning, and an IPv4 instance beside it that leaves the
  * IPv6 entries alone. */
+/* labels: root */
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>

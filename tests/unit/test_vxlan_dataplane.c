@@ -2,6 +2,7 @@
  * network namespace: dp_lease and dp_lease6 make weft.1 and weft-v6.1 and
  * the tables ip weft and ip6 weft; peers of each family reach their own
  * instance; the stats sum both up and /metrics labels them by family. */
+/* labels: root */
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
