@@ -81,6 +81,23 @@ static char *metrics_text(const struct dp_stats *ds)
 	return copy;
 }
 
+static void check_both_metrics(const struct dp_stats *ds)
+{
+	char *m;
+
+	m = metrics_text(ds);
+	/* The unlabelled series stay IPv4's; each family adds a labelled one. */
+	assert_has(m, "\nweft_peers 1\n", true);
+	assert_has(m, "\nweft_peers{family=\"ipv4\"} 1\n", true);
+	assert_has(m, "\nweft_peers{family=\"ipv6\"} 1\n", true);
+	assert_has(m, "\nweft_kernel_objects{kind=\"route\"} 1\n", true);
+	assert_has(m, "\nweft_kernel_objects{kind=\"fdb\",family=\"ipv6\"} 1\n", true);
+	assert_has(m, "\nweft_device_creations_total{family=\"ipv6\"} 1\n", true);
+	assert_has(m, "\nweft_nftables_applied{family=\"ipv6\"} 1\n", true);
+	assert_has(m, "\nweft_routes_blocked{family=\"ipv6\"} 0\n", true);
+	free(m);
+}
+
 static void test_both_families(void **state)
 {
 	struct vxlan_conf vc4 = {.vni = 1,
@@ -135,17 +152,7 @@ static void test_both_families(void **state)
 	assert_cmd_has("nft list table ip6 weft", "ip6 saddr fd00:10:244:1::/64 ip6 daddr", true);
 	assert_cmd_has("nft list table ip weft", "ip saddr 10.244.1.0/24 ip daddr", true);
 
-	m = metrics_text(&ds);
-	/* The unlabelled series stay IPv4's; each family adds a labelled one. */
-	assert_has(m, "\nweft_peers 1\n", true);
-	assert_has(m, "\nweft_peers{family=\"ipv4\"} 1\n", true);
-	assert_has(m, "\nweft_peers{family=\"ipv6\"} 1\n", true);
-	assert_has(m, "\nweft_kernel_objects{kind=\"route\"} 1\n", true);
-	assert_has(m, "\nweft_kernel_objects{kind=\"fdb\",family=\"ipv6\"} 1\n", true);
-	assert_has(m, "\nweft_device_creations_total{family=\"ipv6\"} 1\n", true);
-	assert_has(m, "\nweft_nftables_applied{family=\"ipv6\"} 1\n", true);
-	assert_has(m, "\nweft_routes_blocked{family=\"ipv6\"} 0\n", true);
-	free(m);
+	check_both_metrics(&ds);
 
 	dp_peer_del6(dp, &p6.subnet6);
 	spin();
