@@ -4,6 +4,9 @@
 # as a container runtime calls it, and an external host behind the nodes.
 #
 #   sudo ./deploy/quickstart.sh         build, start (or restart) the cluster, prove it works
+#   sudo ./deploy/quickstart.sh --dual-stack
+#                                       the same with IPv6 too: an IPv6 underlay, pods with
+#                                       both families, proofs over IPv4 and IPv6
 #   sudo ./deploy/quickstart.sh down    remove everything it made
 #   sudo ./deploy/quickstart.sh status  show what runs
 #
@@ -22,6 +25,10 @@ ETCD_IP=198.18.0.254
 EXT_IP=198.18.0.200
 ETCD_URL=http://$ETCD_IP:2379
 NETCONF='{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1}}'
+# --dual-stack: the IPv6 underlay 2001:db8:18::N/64 beside 198.18.0.N/24.
+DUAL=
+EXT_IP6=2001:db8:18::c8
+NETCONF6='{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan","VNI":1}}'
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() {
@@ -121,10 +128,12 @@ netns_add() {
 }
 
 # eth0 in NS, its peer on the underlay bridge; both ends born in namespaces.
+# An optional IPv6 address goes on without duplicate address detection.
 attach() {
 	ip -n "$1" link add eth0 type veth peer name "$2" netns "$P-ul"
 	ip -n "$P-ul" link set "$2" master br0 up
 	ip -n "$1" addr add "$3" dev eth0
+	[ -z "${4:-}" ] || ip -n "$1" addr add "$4" dev eth0 nodad
 	ip -n "$1" link set eth0 up
 }
 
@@ -141,7 +150,11 @@ build() {
 	BIN=$SRC/build/bin
 }
 
-pod_ip() { jq -r '.ips[0].address | split("/")[0]' "$STATE/pod-n$1-p$2.json"; }
+# The pod's address of one family (4 or 6) from its CNI result.
+pod_ip() {
+	jq -r --arg f "${3:-4}" '.ips[] | .address | select(contains(":") == ($f == "6")) |
+		split("/")[0]' "$STATE/pod-n$1-p$2.json"
+}
 
 up() {
 	local n m ns
@@ -160,25 +173,31 @@ up() {
 	wait_for 30 "etcd" ip netns exec "$P-etcd" env ETCDCTL_API=3 etcdctl \
 		--endpoints http://127.0.0.1:2379 endpoint health
 	netns_add "$P-ext"
-	attach "$P-ext" ext "$EXT_IP/24"
+	attach "$P-ext" ext "$EXT_IP/24" ${DUAL:+"$EXT_IP6/64"}
 	# The external host answers with the address it sees the client as.
 	mkdir -p "$STATE/www-ext/cgi-bin"
 	printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%%s\\n" "$REMOTE_ADDR"\n' \
 		>"$STATE/www-ext/cgi-bin/whoami"
 	chmod +x "$STATE/www-ext/cgi-bin/whoami"
 	start_bg "$P-ext" httpd-ext busybox httpd -f -p "$EXT_IP:80" -h "$STATE/www-ext"
-	echo "$NETCONF" >"$STATE/net-conf.json"
+	if [ -n "$DUAL" ]; then
+		start_bg "$P-ext" httpd-ext6 busybox httpd -f -p "[$EXT_IP6]:80" -h "$STATE/www-ext"
+		echo "$NETCONF6" >"$STATE/net-conf.json"
+	else
+		echo "$NETCONF" >"$STATE/net-conf.json"
+	fi
 
 	for n in $(seq $NODES); do
 		ns=$(node_ns "$n")
-		say "node $n: namespace $ns, eth0 198.18.0.$n, weftd"
+		say "node $n: namespace $ns, eth0 198.18.0.$n${DUAL:+ and 2001:db8:18::$n}, weftd"
 		netns_add "$ns"
-		attach "$ns" "n$n" "198.18.0.$n/24"
+		attach "$ns" "n$n" "198.18.0.$n/24" ${DUAL:+"2001:db8:18::$n/64"}
 		ip -n "$ns" route add default via "$EXT_IP"
+		[ -z "$DUAL" ] || ip -n "$ns" -6 route add default via "$EXT_IP6"
 		mkdir -p "/run/$ns" "$(cni_dir "$n")"
 		start_bg "$ns" "weftd-n$n" "$BIN/weftd" --etcd-endpoints "$ETCD_URL" \
 			--net-config-file "$STATE/net-conf.json" --subnet-file "$(subnet_file "$n")" \
-			--ip-masq
+			--ip-masq ${DUAL:+--public-ipv6 "2001:db8:18::$n"}
 		jq -n --arg sf "$(subnet_file "$n")" --arg dd "$(cni_dir "$n")" \
 			'{cniVersion: "1.0.0", name: "weft", type: "weft", subnetFile: $sf, dataDir: $dd}' \
 			>"$STATE/cni-n$n.json"
@@ -194,7 +213,7 @@ up() {
 			netns_add "$ns"
 			cni ADD "$n" "$m" >"$STATE/pod-n$n-p$m.json" ||
 				die "CNI ADD for $ns failed: $(cat "$STATE/pod-n$n-p$m.json")"
-			say "pod $ns: $(pod_ip "$n" "$m") (CNI ADD through the weft plugin)"
+			say "pod $ns: $(pod_ip "$n" "$m")${DUAL:+ $(pod_ip "$n" "$m" 6)} (CNI ADD through the weft plugin)"
 		done
 	done
 	# A web server in one pod on each node.
@@ -205,33 +224,50 @@ up() {
 	done
 }
 
-prove() {
-	local n m t ip page seen
-	say "proof: every pod reaches every pod on the other nodes"
+# prove_family 4|6: every pod pings every pod on the other nodes and fetches a
+# page from each other node; a pod reaches the external host as its node.
+prove_family() {
+	local f=$1 n m t ip url page seen ext want tag=
+	[ "$f" = 4 ] || tag=" (IPv6)"
+	say "proof$tag: every pod reaches every pod on the other nodes"
 	for n in $(seq $NODES); do
 		for t in $(seq $NODES); do
 			[ "$n" = "$t" ] && continue
 			for m in $(seq $PODS); do
-				ip=$(pod_ip "$t" "$m")
+				ip=$(pod_ip "$t" "$m" "$f")
+				[ -n "$ip" ] || die "pod $(pod_ns "$t" "$m") has no IPv$f address"
 				wait_for 10 "ping $(pod_ns "$n" 1) -> $ip" ip netns exec "$(pod_ns "$n" 1)" \
-					ping -c1 -W1 "$ip"
+					ping -"$f" -c1 -W1 "$ip"
 			done
-			ip=$(pod_ip "$t" 1)
+			ip=$(pod_ip "$t" 1 "$f")
+			url=http://$ip/
+			[ "$f" = 4 ] || url="http://[$ip]/"
 			page=
 			for _ in $(seq 20); do
-				page=$(ip netns exec "$(pod_ns "$n" 2)" curl -sf --max-time 2 "http://$ip/" 2>/dev/null) && break
+				page=$(ip netns exec "$(pod_ns "$n" 2)" curl -sfg --max-time 2 "$url" 2>/dev/null) && break
 				sleep 0.2
 			done
 			[ "$page" = "hello from pod $(pod_ns "$t" 1)" ] ||
-				die "page from $ip fetched by $(pod_ns "$n" 2): '$page'"
-			echo "  $(pod_ns "$n" 2) fetched http://$ip/: $page"
+				die "page from $url fetched by $(pod_ns "$n" 2): '$page'"
+			echo "  $(pod_ns "$n" 2) fetched $url: $page"
 		done
 	done
-	say "proof: a pod reaches the external host through masquerade"
-	seen=$(ip netns exec "$(pod_ns 1 1)" curl -sf --max-time 5 "http://$EXT_IP/cgi-bin/whoami") ||
-		die "pod could not reach the external host"
-	[ "$seen" = 198.18.0.1 ] || die "external host saw '$seen', expected the node address 198.18.0.1"
-	echo "  $EXT_IP saw $(pod_ns 1 1) ($(pod_ip 1 1)) as $seen"
+	say "proof$tag: a pod reaches the external host through masquerade"
+	if [ "$f" = 4 ]; then
+		ext=$EXT_IP url="http://$EXT_IP/cgi-bin/whoami" want=198.18.0.1
+	else
+		ext=$EXT_IP6 url="http://[$EXT_IP6]/cgi-bin/whoami" want=2001:db8:18::1
+	fi
+	# busybox httpd puts an IPv6 REMOTE_ADDR in brackets
+	seen=$(ip netns exec "$(pod_ns 1 1)" curl -sfg --max-time 5 "$url" | tr -d '[]') ||
+		die "pod could not reach the external host $ext"
+	[ "$seen" = "$want" ] || die "external host saw '$seen', expected the node address $want"
+	echo "  $ext saw $(pod_ns 1 1) ($(pod_ip 1 1 "$f")) as $seen"
+}
+
+prove() {
+	prove_family 4
+	[ -z "$DUAL" ] || prove_family 6
 }
 
 show() {
@@ -248,7 +284,11 @@ Kernel state of node 1:
   ip -n $P-n1 neigh show dev weft.1; bridge -n $P-n1 fdb show dev weft.1
   ip -n $P-n1 route show proto 87;   ip netns exec $P-n1 nft list table ip weft
 $(ip -n "$P-n1" route show proto 87 | sed 's/^/    /')
-
+${DUAL:+
+  ip -n $P-n1 -d link show weft-v6.1; ip -n $P-n1 -6 route show proto 87
+  ip netns exec $P-n1 nft list table ip6 weft
+$(ip -n "$P-n1" -6 route show proto 87 | sed 's/^/    /')
+}
 subnet.env of node 1 ($(subnet_file 1)):
 $(sed 's/^/    /' "$(subnet_file 1)")
 
@@ -261,7 +301,16 @@ Tear down:          sudo ${WEFT_QS_PREFIX:+WEFT_QS_PREFIX=$P }$0 down
 EOT
 }
 
-case ${1:-up} in
+CMD=
+for arg in "$@"; do
+	case $arg in
+	--dual-stack) DUAL=1 ;;
+	up | down | status) CMD=$arg ;;
+	*) die "usage: $0 [--dual-stack] [up|down|status]" ;;
+	esac
+done
+
+case ${CMD:-up} in
 down)
 	BIN=${WEFT_BIN:-$SRC/build/bin}
 	down
@@ -278,6 +327,6 @@ up)
 	show
 	;;
 *)
-	die "usage: $0 [up|down|status]"
+	die "usage: $0 [--dual-stack] [up|down|status]"
 	;;
 esac

@@ -7,13 +7,13 @@
 #   tests/bench/run.sh            (root; build dir build-bench/, logs in it)
 #   BENCH_BUILD=/tmp/b tests/bench/run.sh
 #   ONLY="cni pods" tests/bench/run.sh   (a subset: cni pods lease program
-#                                        write join storm throughput)
+#                                        write write6 join storm throughput)
 # Not run by ctest: the figures need an otherwise idle machine.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BENCH_BUILD:-$src/build-bench}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces)" >&2; exit 77; }
-ALL="cni pods lease program write join storm throughput"
+ALL="cni pods lease program write write6 join storm throughput"
 read -ra only <<<"${ONLY:-$ALL}"
 
 t_start=$(date +%s)
@@ -52,6 +52,8 @@ for b in "${only[@]}"; do
 	program) # shellcheck disable=SC2086
 		bench program bash "$src/tests/bench/dataplane_program.sh" ${PROGRAM_SIZES:-100 1000 5000} ;;
 	write) bench write bash "$src/tests/bench/dataplane_write.sh" "${WRITE_PEERS:-5000}" "${WRITE_ROUNDS:-3}" ;;
+	write6) bench write6 bash "$src/tests/bench/dataplane_write.sh" "${WRITE_PEERS:-5000}" \
+		"${WRITE_ROUNDS:-3}" dual ;;
 	join) bench join bash "$src/tests/bench/dataplane_join.sh" "${JOINS:-30}" ;;
 	storm) bench storm bash "$src/tests/bench/scale_storm.sh" ;;
 	throughput) bench throughput bash "$src/tests/bench/dataplane_throughput.sh" \
@@ -148,6 +150,9 @@ for n in progs:
         "< 16 MiB (ref: flannel 50Mi)", below(16), unit=" MiB")
 row("kernel writes alone, %s peers, median" % r.get("write", {}).get("n", "5000"),
     g("write", "weft_ms"), g("write", "iproute2_ms"), "<= 1.0 x ip/bridge -batch", le(1.0))
+row("kernel writes alone, dual stack, %s peers per family, median"
+    % r.get("write6", {}).get("n", "5000"),
+    g("write6", "weft_ms"), g("write6", "iproute2_ms"), "<= 1.0 x ip/bridge -batch", le(1.0))
 nodes = r.get("join", {}).get("nodes", "10")
 row("join, %s nodes: p50 (from put)" % nodes, g("join", "p50_ms"), None, "info")
 row("join, %s nodes: p99 (from put)" % nodes, g("join", "p99_ms"), None, "< 100 ms", below(100))
