@@ -106,10 +106,39 @@ static int add6(struct mnl_socket *nl, unsigned idx, const char *cidr, const cha
 	return talk(nl, nlh) ? 9 : 0;
 }
 
+/* The host end on the bridge, the pod end as eth0 in the pod's netns. */
+static int make_veth(unsigned br, const char *veth, int fd)
+{
+	struct nlattr *info, *data, *peer;
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	int ret;
+
+	nl = open_nl();
+	nlh = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+	ifi = mnl_nlmsg_get_payload(nlh);
+	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, veth);
+	mnl_attr_put_u32(nlh, IFLA_MASTER, br);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "eth0");
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, fd);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	ret = talk(nl, nlh);
+	mnl_socket_close(nl);
+	return ret;
+}
+
 static int add(const char *bridge, const char *veth, const char *ns, const char *cidr,
 	       const char *gw, const char *cidr6, const char *gw6)
 {
-	struct nlattr *info, *data, *peer;
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
@@ -128,25 +157,8 @@ static int add(const char *bridge, const char *veth, const char *ns, const char 
 	inet_pton(AF_INET, addr, &a);
 	inet_pton(AF_INET, gw, &g);
 
-	nl = open_nl();
-	nlh = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
-	ifi = mnl_nlmsg_get_payload(nlh);
-	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, veth);
-	mnl_attr_put_u32(nlh, IFLA_MASTER, br);
-	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-	mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, "eth0");
-	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, fd);
-	mnl_attr_nest_end(nlh, peer);
-	mnl_attr_nest_end(nlh, data);
-	mnl_attr_nest_end(nlh, info);
-	if (talk(nl, nlh))
+	if (make_veth(br, veth, fd))
 		return 2;
-	mnl_socket_close(nl);
 
 	if (setns(fd, CLONE_NEWNET) < 0)
 		return 3;
