@@ -160,6 +160,7 @@ static int lease_plane_new(struct weftd *d)
 		.net_config = d->net_config,
 		.backend_type = "vxlan",
 		.backend_data = node_backend_data,
+		.allow_ipv6 = true,
 		.has_public_ipv6 = d->ul.has_public_ipv6,
 		.public_ipv6 = d->ul.public_ipv6,
 	};

@@ -5,8 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
+#include <sys/socket.h>
 
 #include "backend/vxlan.h"
 #include "backend/vxlan_mac.h"
@@ -20,7 +19,6 @@
 #include "daemon/underlay.h"
 #include "subnet/subnetenv.h"
 
-#define VXLAN6_EXTRA	 20    /* IPv6 header over IPv4's */
 #define UPDATE_PERIOD_MS 10000 /* readiness can change without an event */
 #define ENV_RETRY_MS	 2000
 
@@ -33,32 +31,22 @@ struct node {
 	bool env_written;
 };
 
-/* The one place the overlay MTU comes from: the device and FLANNEL_MTU. */
+/* The one place the overlay MTUs come from: the devices and FLANNEL_MTU. */
 static unsigned overlay_mtu(const struct node *n, const struct netconf *nc)
 {
 	return (nc->mtu ? nc->mtu : n->c.ul->mtu) - VXLAN_OVERHEAD;
 }
 
-/* FLANNEL_MTU: a pod's one interface carries every family, so with IPv6 on
- * it fits the IPv6 tunnel (VXLAN over IPv6 costs 20 bytes more). */
-static unsigned pod_mtu(const struct node *n, const struct netconf *nc)
+static unsigned overlay_mtu6(const struct node *n, const struct netconf *nc)
 {
-	return overlay_mtu(n, nc) - (nc->enable_ipv6 ? VXLAN6_EXTRA : 0);
+	return (nc->mtu ? nc->mtu : n->c.ul->mtu) - VXLAN6_OVERHEAD;
 }
 
-int node_vtep_mac6(const uint8_t addr[16], uint32_t vni, uint8_t mac[6])
+/* FLANNEL_MTU: a pod's one interface carries every family of the lease, so
+ * with IPv6 it fits the IPv6 tunnel. */
+static unsigned pod_mtu(const struct node *n, const struct netconf *nc, const struct lease_key *k)
 {
-	unsigned char in[20], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	memcpy(in, addr, 16);
-	for (int i = 0; i < 4; i++)
-		in[16 + i] = (unsigned char)(vni >> (24 - 8 * i));
-	if (EVP_Digest(in, sizeof(in), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 5)
-		return -EIO;
-	mac[0] = 0x02;
-	memcpy(mac + 1, md, 5);
-	return 0;
+	return k->has_v6 ? overlay_mtu6(n, nc) : overlay_mtu(n, nc);
 }
 
 /* The BackendData this node publishes: the VXLAN backend's VNI and VtepMAC,
@@ -71,7 +59,7 @@ int node_backend_data(void *data, const struct netconf *nc, struct lease_attrs *
 	attrs->vni = nc->vni;
 	attrs->has_vtep_mac = ret == 0;
 	if (ret == 0 && nc->enable_ipv6 && n->c.ul->has_public_ipv6) {
-		ret = node_vtep_mac6(n->c.ul->public_ipv6.s6_addr, nc->vni, attrs->vtep_mac6);
+		ret = vxlan_vtep_mac6(&n->c.ul->public_ipv6, nc->vni, attrs->vtep_mac6);
 		attrs->vni6 = nc->vni;
 		attrs->has_vtep_mac6 = ret == 0;
 	}
@@ -79,6 +67,34 @@ int node_backend_data(void *data, const struct netconf *nc, struct lease_attrs *
 }
 
 /* ------------------------------------------------------------ readiness */
+
+/* Every family of the lease has its device and table in place. NULL why:
+ * just the answer. */
+static bool dp_families_ok(const struct leasemgr_status *st, const struct dp_stats *ds, char *why,
+			   size_t len)
+{
+	const struct dp_family_stats *f[2] = {st->key.has_v4 ? &ds->v4 : NULL,
+					      st->key.has_v6 ? &ds->v6 : NULL};
+	const char *table[2] = {"ip weft", "ip6 weft"};
+
+	for (int i = 0; i < 2; i++) {
+		if (!f[i])
+			continue;
+		if (!f[i]->present || !f[i]->device_ok) {
+			if (why)
+				snprintf(why, len, "data plane not programmed yet");
+			return false;
+		}
+		if (!f[i]->nft_ok) {
+			if (why)
+				snprintf(why, len,
+					 "data plane not programmed yet: nftables table %s: %s",
+					 table[i], strerror(-f[i]->nft_err));
+			return false;
+		}
+	}
+	return ds->device_ok && ds->nft_ok;
+}
 
 static bool node_ready(void *arg, char *why, size_t len)
 {
@@ -94,11 +110,8 @@ static bool node_ready(void *arg, char *why, size_t len)
 	dp_get_stats(n->dp, &ds);
 	if (!st.lease_held)
 		snprintf(why, len, "no subnet lease yet");
-	else if (!ds.device_ok)
-		snprintf(why, len, "data plane not programmed yet");
-	else if (!ds.nft_ok)
-		snprintf(why, len, "data plane not programmed yet: nftables table ip weft: %s",
-			 strerror(-ds.nft_err));
+	else if (!dp_families_ok(&st, &ds, why, len))
+		; /* why is set */
 	else if (!n->env_written)
 		snprintf(why, len, "%s not written yet", n->c.subnet_file);
 	else if (st.peers_stale_ms > LEASEMGR_STALE_MS)
@@ -126,7 +139,7 @@ static void node_metrics(void *arg, struct metrics_buf *m)
 
 /* subnet.env promises a working node to the CNI plugin (and flannel's
  * tooling): it is written only once the lease is held and the device and
- * the table are in place. */
+ * the table of each of its families are in place. */
 static void write_subnet_env(struct node *n)
 {
 	const struct netconf *nc = leasemgr_netconf(n->lm);
@@ -138,12 +151,12 @@ static void write_subnet_env(struct node *n)
 
 	leasemgr_get_status(n->lm, &st);
 	dp_get_stats(n->dp, &ds);
-	if (!nc || !st.lease_held || !ds.device_ok || !ds.nft_ok)
+	if (!nc || !st.lease_held || !dp_families_ok(&st, &ds, NULL, 0))
 		return;
 	env = (struct subnet_env){
 		.network = nc->network,
 		.subnet = {st.subnet.addr + 1, st.subnet.prefix},
-		.mtu = pod_mtu(n, nc),
+		.mtu = pod_mtu(n, nc, &st.key),
 		.ipmasq = n->c.ip_masq,
 		.v6_only = !st.key.has_v4,
 		.has_v6 = st.key.has_v6,
@@ -201,55 +214,98 @@ static void on_dp_changed(void *data)
 static void on_config(void *data, const struct netconf *nc)
 {
 	struct node *n = data;
-	char s[IP4_NET_STRLEN];
+	char s[IP6_NET_STRLEN];
 
-	ip4_format_net(&nc->network, s);
-	log_info("network %s, subnets /%u, VNI %u, port %u, overlay MTU %u", s, nc->subnet_len,
-		 nc->vni, nc->port, overlay_mtu(n, nc));
+	if (nc->enable_ipv4) {
+		ip4_format_net(&nc->network, s);
+		log_info("network %s, subnets /%u, VNI %u, port %u, overlay MTU %u", s,
+			 nc->subnet_len, nc->vni, nc->port, overlay_mtu(n, nc));
+	}
+	if (nc->enable_ipv6) {
+		ip6_format_net(&nc->ipv6_network, s);
+		log_info("IPv6 network %s, subnets /%u, VNI %u, port %u, overlay MTU %u", s,
+			 nc->ipv6_subnet_len, nc->vni, nc->port, overlay_mtu6(n, nc));
+	}
 }
 
 static void hand_over_peers(struct node *n);
 
-/* The IPv4 data plane for the lease's IPv4 subnet. The IPv6 part (key->v6,
- * attrs->public_ipv6, vni6, vtep_mac6) is for the IPv6 data plane. */
-static void on_lease_acquired(void *data, const struct lease_key *key,
-			      const struct lease_attrs *attrs)
+/* The IPv4 device and table for the lease's IPv4 subnet. */
+static int lease4(struct node *n, const struct netconf *nc, const struct lease_key *key,
+		  const struct lease_attrs *attrs)
 {
-	struct node *n = data;
-	const struct netconf *nc = leasemgr_netconf(n->lm);
 	const struct underlay *ul = n->c.ul;
-	const struct ip4_net *subnet = &key->v4;
-	struct vxlan_conf vc;
-	int ret = 0;
-
-	if (!nc) /* a lease comes only after the config */
-		return;
-	/* A new lease may be other subnets: subnet.env follows it. */
-	n->env_written = false;
-	if (!key->has_v4) {
-		node_update(n);
-		return;
-	}
-	vc = (struct vxlan_conf){
+	struct vxlan_conf vc = {
 		.vni = nc->vni,
 		.port = nc->port,
 		.public_ip = ul->public_ip,
 		.underlay_ifindex = ul->ifindex,
 		.mtu = overlay_mtu(n, nc),
-		.subnet = *subnet,
+		.subnet = key->v4,
 		.direct_routing = nc->direct_routing,
 	};
+	int ret = 0;
+
 	if (vc.direct_routing)
 		vc.underlay = ul->net;
 	if (attrs && attrs->has_vtep_mac)
 		memcpy(vc.mac, attrs->vtep_mac, 6);
 	else
 		ret = vxlan_vtep_mac(ul->public_ip, nc->vni, vc.mac);
-	if (ret >= 0)
-		ret = dp_lease(n->dp, &vc, &nc->network);
-	if (ret < 0)
-		log_err("data plane setup for the lease failed: %s", strerror(-ret));
-	else if (ret > 0)
+	return ret < 0 ? ret : dp_lease(n->dp, &vc, &nc->network);
+}
+
+/* The IPv6 ones (weft-v6.<VNI>, ip6 weft) for its IPv6 subnet. */
+static int lease6(struct node *n, const struct netconf *nc, const struct lease_key *key,
+		  const struct lease_attrs *attrs)
+{
+	const struct underlay *ul = n->c.ul;
+	struct vxlan_conf vc6 = {
+		.family = AF_INET6,
+		.vni = nc->vni,
+		.port = nc->port,
+		.underlay_ifindex = ul->ifindex,
+		.mtu = overlay_mtu6(n, nc),
+		.public_ip6 = ul->public_ipv6,
+		.subnet6 = key->v6,
+	};
+	int ret = 0;
+
+	if (attrs && attrs->has_vtep_mac6)
+		memcpy(vc6.mac, attrs->vtep_mac6, 6);
+	else
+		ret = vxlan_vtep_mac6(&ul->public_ipv6, nc->vni, vc6.mac);
+	return ret < 0 ? ret : dp_lease6(n->dp, &vc6, &nc->ipv6_network);
+}
+
+/* The data plane of each family of the lease: an IPv6-only lease has no
+ * IPv4 device, an IPv4-only one (no PublicIPv6) no IPv6 device. */
+static void on_lease_acquired(void *data, const struct lease_key *key,
+			      const struct lease_attrs *attrs)
+{
+	struct node *n = data;
+	const struct netconf *nc = leasemgr_netconf(n->lm);
+	struct dp_stats ds;
+	int r4 = 0, r6 = 0;
+
+	if (!nc) /* a lease comes only after the config */
+		return;
+	/* A new lease may be other subnets: subnet.env follows it. */
+	n->env_written = false;
+	if (key->has_v4) {
+		r4 = lease4(n, nc, key, attrs);
+		if (r4 < 0)
+			log_err("IPv4 data plane setup for the lease failed: %s", strerror(-r4));
+	}
+	dp_get_stats(n->dp, &ds);
+	if (key->has_v6) {
+		r6 = lease6(n, nc, key, attrs);
+		if (r6 < 0)
+			log_err("IPv6 data plane setup for the lease failed: %s", strerror(-r6));
+	} else if (ds.v6.present) {
+		dp_lease6(n->dp, NULL, NULL);
+	}
+	if (r4 > 0 || r6 > 0)
 		hand_over_peers(n);
 	node_update(n);
 }
@@ -288,23 +344,52 @@ static void log_peer(const char *what, const struct lease_key *key, const struct
 	}
 }
 
-static void peer_set(struct node *n, const struct ip4_net *subnet, const struct lease_attrs *attrs)
+static void peer_set4(struct node *n, const struct lease_key *key, const struct lease_attrs *attrs)
 {
-	struct vxlan_peer p = {.subnet = *subnet, .public_ip = attrs->public_ip};
+	struct vxlan_peer p = {.subnet = key->v4, .public_ip = attrs->public_ip};
 	char s[IP4_NET_STRLEN];
 	int ret;
 
 	if (!attrs->has_vtep_mac) {
 		/* Without a VTEP MAC nothing can reach the peer: treat as gone. */
-		dp_peer_del(n->dp, subnet);
+		dp_peer_del(n->dp, &key->v4);
 		return;
 	}
 	memcpy(p.vtep_mac, attrs->vtep_mac, 6);
 	ret = dp_peer_set(n->dp, &p);
 	if (ret < 0) {
-		ip4_format_net(subnet, s);
+		ip4_format_net(&key->v4, s);
 		log_warn("peer %s ignored: %s", s, strerror(-ret));
 	}
+}
+
+static void peer_set6(struct node *n, const struct lease_key *key, const struct lease_attrs *attrs)
+{
+	struct vxlan_peer p = {.subnet6 = key->v6, .public_ip6 = attrs->public_ipv6};
+	char s[IP6_NET_STRLEN];
+	int ret;
+
+	if (!attrs->has_vtep_mac6) {
+		dp_peer_del6(n->dp, &key->v6);
+		return;
+	}
+	memcpy(p.vtep_mac, attrs->vtep_mac6, 6);
+	ret = dp_peer_set(n->dp, &p);
+	if (ret < 0) {
+		ip6_format_net(&key->v6, s);
+		log_warn("peer %s ignored: %s", s, strerror(-ret));
+	}
+}
+
+/* Each family of the peer's key to that family's data plane, which ignores
+ * it while this node has no lease of the family: nodes program each other
+ * only in the families both have. */
+static void peer_set(struct node *n, const struct lease_key *key, const struct lease_attrs *attrs)
+{
+	if (key->has_v4)
+		peer_set4(n, key, attrs);
+	if (key->has_v6)
+		peer_set6(n, key, attrs);
 }
 
 /* A new backend knows no peers yet: all the lease manager knows. */
@@ -315,29 +400,23 @@ static void hand_over_peers(struct node *n)
 	size_t count = leasemgr_peers(n->lm, &peers);
 
 	for (size_t i = 0; i < count; i++)
-		if (peers[i].key.has_v4)
-			peer_set(n, &peers[i].subnet, &peers[i].attrs);
+		peer_set(n, &peers[i].key, &peers[i].attrs);
 	leasemgr_get_status(n->lm, &st);
 	if (st.peers_synced)
 		dp_peers_synced(n->dp);
 }
 
-/* Each peer has a subnet of every family the config enables; the IPv4 data
- * plane takes the IPv4 part, the IPv6 part (key->v6, public_ipv6, vni6,
- * vtep_mac6) is for the IPv6 one. */
 static void on_peer_added(void *data, const struct lease_key *key, const struct lease_attrs *attrs)
 {
 	log_peer("added", key, attrs);
-	if (key->has_v4)
-		peer_set(data, &key->v4, attrs);
+	peer_set(data, key, attrs);
 }
 
 static void on_peer_updated(void *data, const struct lease_key *key,
 			    const struct lease_attrs *attrs)
 {
 	log_peer("updated", key, attrs);
-	if (key->has_v4)
-		peer_set(data, &key->v4, attrs);
+	peer_set(data, key, attrs);
 }
 
 static void on_peer_removed(void *data, const struct lease_key *key)
@@ -347,6 +426,8 @@ static void on_peer_removed(void *data, const struct lease_key *key)
 	log_peer("removed", key, NULL);
 	if (key->has_v4)
 		dp_peer_del(n->dp, &key->v4);
+	if (key->has_v6)
+		dp_peer_del6(n->dp, &key->v6);
 }
 
 static void on_peers_synced(void *data)

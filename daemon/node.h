@@ -34,11 +34,6 @@ extern const struct leasemgr_ops node_lease_ops;
 /* leasemgr_config.backend_data, with the node as its data. */
 int node_backend_data(void *data, const struct netconf *nc, struct lease_attrs *attrs);
 
-/* The IPv6 VTEP MAC, derived like the IPv4 one (backend/vxlan_mac.h): 0x02
- * followed by the first 5 bytes of SHA-256(the 16 address bytes || VNI, 4
- * bytes big endian). 0, or -EIO if libcrypto fails. */
-int node_vtep_mac6(const uint8_t addr[16], uint32_t vni, uint8_t mac[6]);
-
 /* Starts the health endpoint and the data plane. Logs its own failures. */
 int node_new(const struct node_config *c, struct node **out);
 /* The lease manager made with node_lease_ops; before it starts. */

@@ -66,7 +66,8 @@ static void config_retry(struct leasemgr *m)
 }
 
 /* What the backend publishes for this config: the IPv4 parts only with
- * IPv4 on (an IPv6-only lease says PublicIP 0.0.0.0), PublicIPv6 with IPv6. */
+ * IPv4 on (an IPv6-only lease says PublicIP 0.0.0.0), PublicIPv6 with an
+ * own IPv6 lease. */
 static int build_value(struct leasemgr *m)
 {
 	int ret;
@@ -79,9 +80,9 @@ static int build_value(struct leasemgr *m)
 	memcpy(m->attrs.backend_type, m->backend_type, sizeof(m->attrs.backend_type));
 	if (!m->nc.enable_ipv4)
 		m->attrs.has_vtep_mac = false;
-	m->attrs.has_public_ipv6 = m->nc.enable_ipv6;
+	m->attrs.has_public_ipv6 = m->own_v6;
 	memset(&m->attrs.public_ipv6, 0, sizeof(m->attrs.public_ipv6));
-	if (m->nc.enable_ipv6)
+	if (m->own_v6)
 		m->attrs.public_ipv6 = m->public_ipv6;
 	else
 		m->attrs.has_vtep_mac6 = false;
@@ -95,11 +96,18 @@ static int build_value(struct leasemgr *m)
 
 static void config_loaded(struct leasemgr *m, const char *json)
 {
+	struct netconf nc;
 	char err[256];
 	int ret;
 
-	ret = m->allow_ipv6 ? netconf_parse_any(json, strlen(json), &m->nc, err, sizeof(err))
-			    : netconf_parse(json, strlen(json), &m->nc, err, sizeof(err));
+	ret = netconf_parse(json, strlen(json), &nc, err, sizeof(err));
+	if (!ret && !m->allow_ipv6 && (nc.enable_ipv6 || !nc.enable_ipv4)) {
+		snprintf(err, sizeof(err), "%s: only IPv4 networks are supported",
+			 nc.enable_ipv4 ? "EnableIPv6" : "EnableIPv4");
+		ret = -EINVAL;
+	}
+	if (!ret)
+		m->nc = nc;
 	if (ret < 0) {
 		if (!m->bad_config || strcmp(m->bad_config, json) != 0)
 			log_err("network config at %s is invalid: %s; waiting for a fixed one",
@@ -109,7 +117,12 @@ static void config_loaded(struct leasemgr *m, const char *json)
 		config_retry(m);
 		return;
 	}
-	if (m->nc.enable_ipv6 && !m->has_public_ipv6) {
+	m->own_v6 = m->nc.enable_ipv6 && m->has_public_ipv6;
+	if (m->nc.enable_ipv6 && !m->has_public_ipv6 && m->nc.enable_ipv4)
+		log_warn("the network config enables IPv6 but this node has no public IPv6 "
+			 "address (--public-ipv6): leasing an IPv4 subnet only, no IPv6 for "
+			 "its pods");
+	else if (m->nc.enable_ipv6 && !m->has_public_ipv6) {
 		m->cfg = LM_CONFIG_FATAL;
 		if (m->ops.on_fatal)
 			m->ops.on_fatal(m->data, -EINVAL,

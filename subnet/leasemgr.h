@@ -28,10 +28,11 @@
  * leasemgr_config.allow_ipv6 is set): the own lease is one key naming the
  * subnet of each family the config enables (lease_key_format_any), both
  * drawn, reused and created together in one create-if-absent txn, never
- * one without the other. Peers are keys of any form judged as a whole set
- * (peer_accept_set_any): a key must name exactly the config's families,
- * so an accepted peer has a subnet and an address of every enabled
- * family. Callbacks and peers carry the key's subnets (struct lease_key);
+ * one without the other. A node without a PublicIPv6 in a dual-stack
+ * network leases IPv4 alone (with a warning; IPv6 only: fatal). Peers are
+ * keys of any form judged as a whole set (peer_accept_set_any): a key must
+ * name a non-empty subset of the config's families, and an accepted peer
+ * has a subnet and an address of each family its key names. Callbacks and peers carry the key's subnets (struct lease_key);
  * in an IPv4-only config they are IPv4 only and behave as before.
  */
 #ifndef WEFT_LEASEMGR_H
@@ -81,8 +82,8 @@ struct leasemgr_config {
 	bool has_prev_subnet;	/* prev_subnet from the old subnet.env */
 	struct ip4_net prev_subnet;
 	/* IPv6: configs with EnableIPv6 are refused unless allow_ipv6. The
-	 * node's PublicIPv6 (required then) and FLANNEL_IPV6_SUBNET of the old
-	 * subnet.env. */
+	 * node's PublicIPv6 (without it: an IPv4-only lease, or fatal in an
+	 * IPv6-only network) and FLANNEL_IPV6_SUBNET of the old subnet.env. */
 	bool allow_ipv6;
 	bool has_public_ipv6;
 	struct in6_addr public_ipv6;

@@ -85,6 +85,9 @@ struct leasemgr {
 	bool allow_ipv6, has_public_ipv6;
 	struct in6_addr public_ipv6;
 	bool any; /* the config enables IPv6: keys of every family (lk) */
+	/* The own lease has IPv6: the config enables it and the node has a
+	 * PublicIPv6 (without one, a dual-stack node leases IPv4 alone). */
+	bool own_v6;
 	int64_t ttl_s;
 	struct leasemgr_ops ops;
 	void *data;
@@ -198,10 +201,10 @@ static inline struct ip4_net lk_sort_net(const struct lease_key *k)
 	return k->has_v4 ? k->v4 : LM_NO_V4;
 }
 
-/* The own lease's key names exactly the config's families. */
+/* The own lease's key names exactly the node's families. */
 static inline bool lk_families_ok(const struct leasemgr *m, const struct lease_key *k)
 {
-	return k->has_v4 == m->nc.enable_ipv4 && k->has_v6 == m->nc.enable_ipv6;
+	return k->has_v4 == m->nc.enable_ipv4 && k->has_v6 == m->own_v6;
 }
 
 /* leasemgr_view.c: the map and the peers */

@@ -317,8 +317,8 @@ static bool own_form(const struct leasemgr *m, const struct entry *e)
  * (either is enough in dual stack: one address may have changed). */
 static bool names_us(const struct leasemgr *m, const struct lease_attrs *a)
 {
-	bool v6 = m->nc.enable_ipv6 && a->has_public_ipv6 &&
-		  ip6_addr_equal(&a->public_ipv6, &m->public_ipv6);
+	bool v6 =
+		m->own_v6 && a->has_public_ipv6 && ip6_addr_equal(&a->public_ipv6, &m->public_ipv6);
 
 	if (!m->nc.enable_ipv4)
 		return v6;
@@ -444,7 +444,7 @@ static int pick(struct leasemgr *m, struct lease_key *out, bool *v6_full)
 		k.has_v4 = true;
 		ret = pick4(m, &k.v4);
 	}
-	if (!ret && m->nc.enable_ipv6) {
+	if (!ret && m->own_v6) {
 		k.has_v6 = true;
 		ret = pick6(m, &k.v6);
 		*v6_full = ret == -ENOSPC;

@@ -9,8 +9,6 @@
  *   the same for IPv6SubnetMin > IPv6SubnetMax.
  * - Both families off is an error; so is an IPv6Network that overlaps ::/96,
  *   IPv4-mapped, link-local or multicast space.
- * - The daemon (netconf_parse) still refuses EnableIPv6 true and EnableIPv4
- *   false: its data plane is IPv4 only. netconf_parse_any has the rest.
  * - Backend.Port 0 means 8472 explicitly (flannel leaves it to the kernel,
  *   whose default is the same).
  */
@@ -331,9 +329,8 @@ static int parse_network6(json_t *root, struct netconf *nc, char *err, size_t er
 	return parse_subnets6(root, nc, err, errlen);
 }
 
-/* Which families are on; with ipv4_only anything else is refused first. */
-static int parse_families(json_t *root, struct netconf *nc, bool ipv4_only, char *err,
-			  size_t errlen)
+/* Which families are on: at least one. */
+static int parse_families(json_t *root, struct netconf *nc, char *err, size_t errlen)
 {
 	int ret;
 
@@ -343,17 +340,13 @@ static int parse_families(json_t *root, struct netconf *nc, bool ipv4_only, char
 		ret = get_bool(root, "EnableIPv6", "EnableIPv6", &nc->enable_ipv6, err, errlen);
 	if (ret)
 		return ret;
-	if (ipv4_only && (!nc->enable_ipv4 || nc->enable_ipv6))
-		return err_fail(err, errlen, "%s: only IPv4 networks are supported",
-				nc->enable_ipv4 ? "EnableIPv6" : "EnableIPv4");
 	if (!nc->enable_ipv4 && !nc->enable_ipv6)
 		return err_fail(err, errlen,
 				"EnableIPv4 and EnableIPv6: both false, no address family to run");
 	return 0;
 }
 
-static int parse_config(const char *json, size_t len, struct netconf *out, bool ipv4_only,
-			char *err, size_t errlen)
+int netconf_parse(const char *json, size_t len, struct netconf *out, char *err, size_t errlen)
 {
 	struct netconf nc = {
 		.vni = NETCONF_DEFAULT_VNI,
@@ -373,7 +366,7 @@ static int parse_config(const char *json, size_t len, struct netconf *out, bool 
 		ret = err_fail(err, errlen, "config is not a JSON object");
 		goto out_root;
 	}
-	ret = parse_families(root, &nc, ipv4_only, err, errlen);
+	ret = parse_families(root, &nc, err, errlen);
 	if (!ret && nc.enable_ipv4)
 		ret = parse_network4(root, &nc, err, errlen);
 	if (!ret && nc.enable_ipv6)
@@ -387,15 +380,9 @@ out_root:
 	return ret;
 }
 
-int netconf_parse(const char *json, size_t len, struct netconf *out, char *err, size_t errlen)
-{
-	/* The daemon's data plane is IPv4 only: pass false once it runs IPv6. */
-	return parse_config(json, len, out, true, err, errlen);
-}
-
 int netconf_parse_any(const char *json, size_t len, struct netconf *out, char *err, size_t errlen)
 {
-	return parse_config(json, len, out, false, err, errlen);
+	return netconf_parse(json, len, out, err, errlen);
 }
 
 uint64_t netconf_subnet_count(const struct netconf *nc)

@@ -1,8 +1,7 @@
 /* The network configuration stored at <prefix>/config, parsed the way flannel
  * parses it: keys case-insensitive, unknown keys ignored, flannel's defaults
- * and validation. Only the vxlan backend is supported. The parser knows all
- * three families (IPv4 only, dual stack, IPv6 only); netconf_parse, which the
- * daemon uses, still accepts IPv4 only. */
+ * and validation. Only the vxlan backend is supported. All three families
+ * are accepted: IPv4 only, dual stack, IPv6 only. */
 #ifndef WEFT_NETCONF_H
 #define WEFT_NETCONF_H
 
@@ -35,11 +34,10 @@ struct netconf {
 	struct in6_addr ipv6_subnet_max; /* last leasable IPv6 subnet, aligned */
 };
 
-/* Parse and validate for the daemon; fills every default. Refuses dual stack
- * and IPv6 only until the data plane runs them. 0, or -EINVAL with a message
- * naming the bad field in err (may be NULL). */
+/* Parse and validate for the daemon; fills every default. 0, or -EINVAL
+ * with a message naming the bad field in err (may be NULL). */
 int netconf_parse(const char *json, size_t len, struct netconf *out, char *err, size_t errlen);
-/* The same with every family mode accepted. */
+/* The same (kept for callers that name it). */
 int netconf_parse_any(const char *json, size_t len, struct netconf *out, char *err, size_t errlen);
 
 /* Number of leasable subnets, SubnetMin..SubnetMax inclusive. */

@@ -21,7 +21,7 @@ static const struct {
 	[PEER_REJ_VNI] = {"vni", "VNI differs from the network config"},
 	[PEER_REJ_CONFLICT] = {"conflict", "the subnet overlaps an older accepted lease"},
 	[PEER_REJ_FAMILY] = {"family",
-			     "the key's address families differ from the config's or the value's"},
+			     "the key names no family, one the config lacks, or not the value's"},
 	[PEER_REJ_OUTSIDE_IPV6] = {"outside_ipv6", "the IPv6 subnet is not inside IPv6Network"},
 	[PEER_REJ_LENGTH_IPV6] = {"length_ipv6", "the IPv6 prefix length is not IPv6SubnetLen"},
 	[PEER_REJ_OWN_SUBNET_IPV6] = {"own_subnet_ipv6",
@@ -155,14 +155,17 @@ bool peer_ip6_usable(const struct in6_addr *a)
 	return ip6_addr_usable(a);
 }
 
-/* Families: the key's must be the config's, and the value must carry
- * exactly the key's (PublicIP 0.0.0.0 and no BackendData mean no IPv4). */
+/* Families: the key's must be a non-empty subset of the config's (a node
+ * of a dual-stack network without an IPv6 address holds an IPv4-only
+ * lease), and the value must carry exactly the key's (PublicIP 0.0.0.0 and
+ * no BackendData mean no IPv4). */
 static bool families_match(const struct netconf *nc, const struct peer_cand_any *c)
 {
 	const struct lease_key *k = &c->subnets;
 	const struct lease_attrs *a = &c->attrs;
 
-	if (k->has_v4 != nc->enable_ipv4 || k->has_v6 != nc->enable_ipv6)
+	if ((!k->has_v4 && !k->has_v6) || (k->has_v4 && !nc->enable_ipv4) ||
+	    (k->has_v6 && !nc->enable_ipv6))
 		return false;
 	if (k->has_v6 ? !a->has_public_ipv6 : (a->has_public_ipv6 || a->has_vtep_mac6))
 		return false;

@@ -7,10 +7,12 @@
  * key) wins, the others are rejected. The decision over a set depends on
  * the set only, never on its order.
  *
- * Dual stack and IPv6 only (the *_any functions, not used by the daemon
- * yet): a key's families must be the config's and agree with its value;
- * each family then passes its own rules, and a lease that shares either
- * subnet with an older one passing the per-lease rules is a conflict.
+ * Dual stack and IPv6 only (the *_any functions): a key's families must be
+ * a non-empty subset of the config's and agree with its value (a node
+ * without a public IPv6 address holds an IPv4-only lease in a dual-stack
+ * network); each family then passes its own rules, and a lease that shares
+ * either subnet with an older one passing the per-lease rules is a
+ * conflict. Nodes program each other only in the families both have.
  */
 #ifndef WEFT_PEER_ACCEPT_H
 #define WEFT_PEER_ACCEPT_H
@@ -36,9 +38,9 @@ enum peer_verdict {
 	PEER_REJ_VNI,	     /* VNI differs from the config's */
 	PEER_REJ_CONFLICT,   /* overlaps an older accepted lease */
 	/* Dual stack and IPv6 only. */
-	PEER_REJ_FAMILY,	  /* key families differ from the config's or the value's */
-	PEER_REJ_OUTSIDE_IPV6,	  /* IPv6 subnet not inside IPv6Network */
-	PEER_REJ_LENGTH_IPV6,	  /* IPv6 prefix length is not IPv6SubnetLen */
+	PEER_REJ_FAMILY,       /* key names a family the config lacks, none, or not the value's */
+	PEER_REJ_OUTSIDE_IPV6, /* IPv6 subnet not inside IPv6Network */
+	PEER_REJ_LENGTH_IPV6,  /* IPv6 prefix length is not IPv6SubnetLen */
 	PEER_REJ_OWN_SUBNET_IPV6, /* overlaps this node's IPv6 subnet */
 	PEER_REJ_OWN_IPV6,	  /* PublicIPv6 is this node's */
 	PEER_REJ_PUBLIC_IPV6,	  /* PublicIPv6 not usable unicast, or inside the overlay */

@@ -398,7 +398,8 @@ static void test_peers_with_mixed_families(void **state)
 
 	fx_init(&x, NET_DS);
 	kv_fake_put(x.f, SUBNETS "10.244.9.0-24&fd00:10:244:9::-64", PEER9, 0);
-	/* One family only, or a value without the IPv6 part: refused. */
+	/* One family only (a subset of the config's): accepted. A key with
+	 * IPv6 whose value lacks it: refused. */
 	kv_fake_put(x.f, SUBNETS "10.244.8.0-24", V4("198.18.0.8", "02:00:00:00:00:08"), 0);
 	kv_fake_put(x.f, SUBNETS "fd00:10:244:7::-64",
 		    V6ONLY("2001:db8:18::7", "02:00:00:00:06:07"), 0);
@@ -409,14 +410,18 @@ static void test_peers_with_mixed_families(void **state)
 	fx_start(&x);
 	st = status(&x);
 	assert_true(st.lease_held);
-	assert_int_equal(x.s.added, 1);
-	assert_int_equal(leasemgr_peers(x.m, &peers), 1);
-	assert_true(peers[0].key.has_v4 && peers[0].key.has_v6);
-	assert_true(ip4_net_equal(&peers[0].subnet, &peers[0].key.v4));
-	assert_true(ip6_net_equal(&peers[0].key.v6,
+	assert_int_equal(x.s.added, 3);
+	/* Sorted: IPv4 first, the IPv6-only one last. */
+	assert_int_equal(leasemgr_peers(x.m, &peers), 3);
+	assert_true(peers[0].key.has_v4 && !peers[0].key.has_v6);
+	assert_false(peers[0].attrs.has_vtep_mac6);
+	assert_true(peers[1].key.has_v4 && peers[1].key.has_v6);
+	assert_true(ip4_net_equal(&peers[1].subnet, &peers[1].key.v4));
+	assert_true(ip6_net_equal(&peers[1].key.v6,
 				  &(struct ip6_net){net6("fd00:10:244:9::/64").addr, 64}));
-	assert_true(peers[0].attrs.has_vtep_mac6);
-	assert_int_equal(st.leases_rejected[PEER_REJ_FAMILY], 3);
+	assert_true(peers[1].attrs.has_vtep_mac6);
+	assert_true(!peers[2].key.has_v4 && peers[2].key.has_v6);
+	assert_int_equal(st.leases_rejected[PEER_REJ_FAMILY], 1);
 	assert_int_equal(st.leases_rejected[PEER_REJ_CONFLICT_IPV6], 1);
 	/* A change of the IPv6 part alone is an update. */
 	kv_fake_put(x.f, SUBNETS "10.244.9.0-24&fd00:10:244:9::-64",
@@ -430,7 +435,7 @@ static void test_peers_with_mixed_families(void **state)
 	assert_true(kv_fake_delete(x.f, SUBNETS "10.244.9.0-24&fd00:10:244:9::-64"));
 	kv_fake_run(x.f);
 	assert_int_equal(x.s.removed, 1);
-	assert_int_equal(x.s.added, 2);
+	assert_int_equal(x.s.added, 4);
 	assert_true(ip4_net_equal(&x.s.last_added.v4, &(struct ip4_net){0x0af40500u, 24}));
 	fx_free(&x);
 }
@@ -520,11 +525,31 @@ static void test_ipv6_refused_unless_allowed(void **state)
 	fx_free(&x);
 }
 
-static void test_ipv6_without_public_ipv6_fatal(void **state)
+/* Dual stack without a PublicIPv6: an IPv4-only lease that says nothing
+ * of IPv6; IPv6 only: nothing to lease, fatal. */
+static void test_ipv6_without_public_ipv6(void **state)
 {
 	struct fx x;
+	char key[160];
+	const struct kv_fake_entry *e;
 
 	fx_init(&x, NET_DS);
+	x.cfg.has_public_ipv6 = false;
+	kv_fake_put(x.f, SUBNETS "10.244.9.0-24&fd00:10:244:9::-64", PEER9, 0);
+	fx_start(&x);
+	assert_int_equal(x.s.fatal, 0);
+	e = assert_held(&x, key);
+	assert_true(x.s.acq.has_v4);
+	assert_false(x.s.acq.has_v6);
+	assert_null(strchr(key, '&'));
+	assert_non_null(strstr(e->value, "\"PublicIP\":\"198.18.0.1\""));
+	assert_null(strstr(e->value, "BackendV6Data"));
+	assert_null(strstr(e->value, "2001:db8"));
+	/* The dual-stack peer is still a peer (its IPv4 part is what counts). */
+	assert_int_equal(x.s.added, 1);
+	fx_free(&x);
+
+	fx_init(&x, NET_V6);
 	x.cfg.has_public_ipv6 = false;
 	fx_start(&x);
 	assert_int_equal(x.s.fatal, 1);
@@ -592,7 +617,7 @@ int main(void)
 		cmocka_unit_test(test_own_key_deleted_reacquires_both),
 		cmocka_unit_test(test_own_key_taken_over),
 		cmocka_unit_test(test_ipv6_refused_unless_allowed),
-		cmocka_unit_test(test_ipv6_without_public_ipv6_fatal),
+		cmocka_unit_test(test_ipv6_without_public_ipv6),
 		cmocka_unit_test(test_pick6_skips_taken),
 		cmocka_unit_test(test_pick6_large_space),
 	};

@@ -325,10 +325,10 @@ static void test_backend_errors(void **state)
 
 static void test_ip_family_errors(void **state)
 {
-	bad("{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fc00::/48\"}",
-	    "EnableIPv6: only IPv4 networks are supported");
+	bad("{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true}",
+	    "IPv6Network: missing (required while EnableIPv6 is true)");
 	bad("{\"Network\":\"10.244.0.0/16\",\"EnableIPv4\":false}",
-	    "EnableIPv4: only IPv4 networks are supported");
+	    "EnableIPv4 and EnableIPv6: both false, no address family to run");
 	bad("{\"Network\":\"10.244.0.0/16\",\"enableipv6\":\"true\"}",
 	    "EnableIPv6: must be true or false");
 }

@@ -252,8 +252,8 @@ static void test_errors(void **state)
 		bad(cases[i].json, cases[i].want);
 }
 
-/* The daemon's entry point keeps refusing until the data plane runs IPv6. */
-static void test_daemon_refuses(void **state)
+/* The daemon's entry point takes dual stack and IPv6 only. */
+static void test_daemon_accepts(void **state)
 {
 	static const char *const dual =
 		"{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00::/56\"}";
@@ -261,10 +261,10 @@ static void test_daemon_refuses(void **state)
 		"{\"EnableIPv4\":false,\"EnableIPv6\":true,\"IPv6Network\":\"fd00::/56\"}";
 	struct netconf nc;
 
-	assert_int_equal(netconf_parse(dual, strlen(dual), &nc, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "EnableIPv6: only IPv4 networks are supported");
-	assert_int_equal(netconf_parse(only6, strlen(only6), &nc, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "EnableIPv4: only IPv4 networks are supported");
+	assert_int_equal(netconf_parse(dual, strlen(dual), &nc, err, sizeof(err)), 0);
+	assert_true(nc.enable_ipv4 && nc.enable_ipv6);
+	assert_int_equal(netconf_parse(only6, strlen(only6), &nc, err, sizeof(err)), 0);
+	assert_true(!nc.enable_ipv4 && nc.enable_ipv6);
 	ok(dual, &nc);
 	ok(only6, &nc);
 }
@@ -277,7 +277,7 @@ int main(void)
 		cmocka_unit_test(test_subnet_len_defaults),
 		cmocka_unit_test(test_explicit_min_max),
 		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_daemon_refuses),
+		cmocka_unit_test(test_daemon_accepts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

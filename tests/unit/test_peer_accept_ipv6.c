@@ -159,12 +159,22 @@ static void test_families(void **state)
 {
 	struct peer_cand_any c = good(7);
 
-	/* Dual config: an IPv4-only or IPv6-only key is refused. */
+	/* Dual config: an IPv4-only or IPv6-only key is a subset: accepted. */
 	c.subnets.has_v6 = false;
 	c.attrs.has_public_ipv6 = false;
 	c.attrs.has_vtep_mac6 = false;
+	expect(&c, PEER_ACCEPTED);
+	/* ... but its value must not carry the other family. */
+	c.attrs.has_vtep_mac6 = true;
 	expect(&c, PEER_REJ_FAMILY);
 	c = good6(7);
+	expect(&c, PEER_ACCEPTED);
+	c.attrs.public_ip = A(198, 18, 0, 7);
+	expect(&c, PEER_REJ_FAMILY);
+	/* A key of no family. */
+	c = good(7);
+	c.subnets.has_v4 = false;
+	c.subnets.has_v6 = false;
 	expect(&c, PEER_REJ_FAMILY);
 	/* Key with IPv6, value without PublicIPv6. */
 	c = good(7);
