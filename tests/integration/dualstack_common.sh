@@ -65,10 +65,24 @@ ds_net6() {
 
 # ds_vtep_mac6 IP6 [VNI]: 02 + SHA-256 over the 16 address bytes and the VNI.
 ds_vtep_mac6() {
-	local hex
-	hex=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.argv[1]).packed.hex())' "$1")
-	printf '02:%s\n' "$(printf '%s%08x' "$hex" "${2:-1}" | xxd -r -p | sha256sum |
+	printf '02:%s\n' "$(printf '%s%08x' "$(ds_ip6_hex "$1")" "${2:-1}" | xxd -r -p | sha256sum |
 		cut -c1-10 | sed 's/../&:/g; s/:$//')"
+}
+
+# ds_ip6_hex ADDR: the 16 bytes of an IPv6 address (no dotted tail) as hex.
+ds_ip6_hex() {
+	local head=$1 tail="" out="" g i
+	local -a h t
+	if [[ $1 == *::* ]]; then
+		head=${1%%::*}
+		tail=${1#*::}
+	fi
+	IFS=: read -ra h <<<"$head"
+	IFS=: read -ra t <<<"$tail"
+	for g in "${h[@]}"; do out+=$(printf %04x "0x$g"); done
+	for ((i = ${#h[@]} + ${#t[@]}; i < 8; i++)); do out+=0000; done
+	for g in "${t[@]}"; do out+=$(printf %04x "0x$g"); done
+	echo "$out"
 }
 
 # ds_has_peer6 N M: node N has node M's IPv6 objects: neighbour
@@ -134,9 +148,11 @@ ds_src_seen() {
 # ds_seen_tcp NS PORT FROM_NS TO_IP: the source address a TCP listener in
 # NS sees when FROM_NS connects to TO_IP:PORT ("" if none connected).
 ds_seen_tcp() {
-	local ns=$1 port=$2 from=$3 to=$4 log="$H_TMP/seen.$2" pid
+	local ns=$1 port=$2 from=$3 to=$4 log="$H_TMP/seen.$2" pid fam=-4
+	[[ $to == *:* ]] && fam=-6
 	rm -f "$log"
-	ip netns exec "$ns" timeout 10 nc -l -v -n -p "$port" >/dev/null 2>"$log" &
+	# OpenBSD nc listens on one family only: IPv4 unless told otherwise.
+	ip netns exec "$ns" timeout 10 nc "$fam" -l -v -n -p "$port" >/dev/null 2>"$log" &
 	pid=$!
 	h_wait_for 5 "listener :$port" ip netns exec "$ns" sh -c "ss -ltn | grep -q ':$port '" ||
 		return 1
@@ -147,10 +163,11 @@ ds_seen_tcp() {
 
 # ds_tcp FROM_NS TO_NS TO_IP PORT: 1 MiB over TCP, compared on arrival.
 ds_tcp() {
-	local from=$1 to=$2 ip=$3 port=$4 src="$H_TMP/tcp-src" dst="$H_TMP/tcp-dst" pid
+	local from=$1 to=$2 ip=$3 port=$4 src="$H_TMP/tcp-src" dst="$H_TMP/tcp-dst" pid fam=-4
+	[[ $ip == *:* ]] && fam=-6
 	[ -f "$src" ] || head -c 1048576 /dev/urandom >"$src"
 	rm -f "$dst"
-	ip netns exec "$to" timeout 15 nc -l -n -p "$port" >"$dst" 2>/dev/null &
+	ip netns exec "$to" timeout 15 nc "$fam" -l -n -p "$port" >"$dst" 2>/dev/null &
 	pid=$!
 	h_wait_for 5 "listener :$port" ip netns exec "$to" sh -c "ss -ltn | grep -q ':$port '" ||
 		return 1
