@@ -7,8 +7,11 @@
 #                          node N's subnet.env; DS_IP4/DS_IP6 (also kept in
 #                          DS_POD4[N-NAME], DS_POD6[N-NAME])
 #   ds_net6 N / ds_base6 N node N's IPv6 subnet fd00:10:244:3::/64 / fd00:10:244:3::
+#   ds_wait_node N         subnet.env written, ready; ds_facts N caches its
+#                          subnets and VTEP MACs for the checks below
 #   ds_has_peer6 N M       node N holds node M's IPv6 neighbour, FDB entry, route
-#   ds_lacks_peer6 N M     none of them
+#   ds_has_peer4 N M       the same for IPv4 (d_has_peer from the cache)
+#   ds_lacks_peer6 N M     none of M's IPv6 ones
 #   ds_src_watch NS        record the source of every ICMPv6 echo request NS gets
 #   ds_seen_tcp ...        the source a TCP listener sees
 #   ds_ping_start NAME FROM_NS TO_IP   10 ms pings (stopped by f_ping_no_loss)
@@ -21,11 +24,30 @@ ds_ready() {
 	ip netns exec "$(h_node_ns "$1")" curl -sf --max-time 1 http://127.0.0.1:9872/readyz
 }
 
-# ds_wait_node N: node N wrote subnet.env and is ready.
+# ds_wait_node N: node N wrote subnet.env and is ready; its facts cached.
 ds_wait_node() {
 	h_wait_for 30 "node $1 subnet.env" test -s "$(h_subnet_file "$1")" ||
 		{ tail -20 "$H_TMP/n$1.log" >&2; h_fail "node $1 wrote no subnet.env"; }
 	h_wait_for 10 "node $1 ready" ds_ready "$1" || h_fail "node $1 not ready"
+	ds_facts "$1"
+}
+
+# ds_facts N: cache node N's subnets and VTEP MACs from its subnet.env
+# (polling checks stay cheap; the values outlive the node's departure).
+declare -A DS_NET4 DS_BASE4 DS_MAC4 DS_NET6 DS_BASE6 DS_MAC6
+ds_facts() {
+	local n=$1
+	DS_NET4[$n]="" DS_BASE4[$n]="" DS_MAC4[$n]="" DS_NET6[$n]="" DS_BASE6[$n]="" DS_MAC6[$n]=""
+	if [ -n "$(d_env "$n" FLANNEL_SUBNET)" ]; then
+		DS_NET4[$n]=$(d_net "$n")
+		DS_BASE4[$n]=$(d_base "$n")
+		DS_MAC4[$n]=$(l_vtep_mac "198.18.0.$n")
+	fi
+	if [ -n "$(d_env "$n" FLANNEL_IPV6_SUBNET)" ]; then
+		DS_NET6[$n]=$(ds_net6 "$n") || h_fail "node $n: ${DS_NET6[$n]}"
+		DS_BASE6[$n]=$(ds_base6 "$n")
+		DS_MAC6[$n]=$(ds_vtep_mac6 "2001:db8:18::$n")
+	fi
 }
 
 ds_pod_ns() { echo "$H_RUN-n$1-$2"; }
@@ -87,30 +109,35 @@ ds_ip6_hex() {
 
 # ds_has_peer6 N M: node N has node M's IPv6 objects: neighbour
 # <net> lladdr <mac>, FDB <mac> dst 2001:db8:18::M, route <net>/64 via <net>
-# dev weft-v6.1 onlink (weft's protocol 87).
+# dev weft-v6.1 onlink (weft's protocol 87). Needs ds_facts M.
 ds_has_peer6() {
-	local ns net base mac
-	ns=$(h_node_ns "$1")
-	net=$(ds_net6 "$2") || return 1
-	base=$(ds_base6 "$2")
-	mac=$(ds_vtep_mac6 "2001:db8:18::$2")
+	local ns=$H_RUN-n$1 net=${DS_NET6[$2]:-} base=${DS_BASE6[$2]:-} mac=${DS_MAC6[$2]:-}
+	[ -n "$net" ] || return 1
 	ip -n "$ns" -6 neigh show dev weft-v6.1 | sed 's/ *$//' | h_grep -x "$base lladdr $mac PERMANENT" &&
 		bridge -n "$ns" fdb show dev weft-v6.1 | sed 's/ *$//' |
 		h_grep -x "$mac dst 2001:db8:18::$2 self permanent" &&
 		ip -n "$ns" -6 route show proto 87 | h_grep -E "^$net via $base dev weft-v6\.1 .*onlink"
 }
 
-# ds_lacks_v6 N BASE MAC: node N's IPv6 objects can be listed and none is
-# the peer's with subnet address BASE and VTEP MAC MAC; ds_lacks_peer6 N M
-# is the same for node M.
-ds_lacks_v6() {
-	local ns base=$2 mac=$3
-	ns=$(h_node_ns "$1")
+# ds_has_peer4 N M: d_has_peer from cached facts (needs ds_facts M).
+ds_has_peer4() {
+	local ns=$H_RUN-n$1 net=${DS_NET4[$2]:-} base=${DS_BASE4[$2]:-} mac=${DS_MAC4[$2]:-}
+	[ -n "$net" ] || return 1
+	ip -n "$ns" neigh show dev weft.1 | sed 's/ *$//' | h_grep -x "$base.0 lladdr $mac PERMANENT" &&
+		bridge -n "$ns" fdb show dev weft.1 | sed 's/ *$//' |
+		h_grep -x "$mac dst 198.18.0.$2 self permanent" &&
+		ip -n "$ns" route show proto 87 | sed 's/ *$//' | h_grep -x "$net via $base.0 dev weft.1 onlink"
+}
+
+# ds_lacks_peer6 N M: node N's IPv6 objects can be listed (the device
+# exists) and none is node M's (needs ds_facts M).
+ds_lacks_peer6() {
+	local ns=$H_RUN-n$1 base=${DS_BASE6[$2]:-} mac=${DS_MAC6[$2]:-}
+	[ -n "$base" ] || return 1
 	h_none "^$base " ip -n "$ns" -6 neigh show dev weft-v6.1 &&
 		h_none "^$mac " bridge -n "$ns" fdb show dev weft-v6.1 &&
 		h_none "^$base/" ip -n "$ns" -6 route show proto 87
 }
-ds_lacks_peer6() { ds_lacks_v6 "$1" "$(ds_base6 "$2")" "$(ds_vtep_mac6 "2001:db8:18::$2")"; }
 
 # ds_count6 N KIND: node N's IPv6 objects of a kind (neigh, fdb, route).
 ds_count6() {

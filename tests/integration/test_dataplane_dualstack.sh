@@ -66,7 +66,7 @@ mesh_v6() {
 	for n in "$@"; do
 		for m in "$@"; do
 			[ "$n" = "$m" ] && continue
-			ds_has_peer6 "$n" "$m" && d_has_peer "$n" "$m" || return 1
+			ds_has_peer6 "$n" "$m" && ds_has_peer4 "$n" "$m" || return 1
 		done
 	done
 }
@@ -158,8 +158,6 @@ done
 ds_pod 4 p1
 ds_ping "$(ds_pod_ns 1 p1)" "$DS_IP6" || h_fail "ping -6 pod 1 -> pod 4"
 ds_ping "$(ds_pod_ns 4 p1)" "${DS_POD6[2-p1]}" || h_fail "ping -6 pod 4 -> pod 2"
-base4=$(ds_base6 4)
-mac4=$(ds_vtep_mac6 2001:db8:18::4)
 key4=$(l_key_of 198.18.0.4)
 [ -n "$key4" ] || h_fail "node 4 has no key"
 l_stop 4
@@ -167,7 +165,7 @@ h_etcdctl del "$key4" >/dev/null || h_fail "deleting node 4's lease"
 left() {
 	local n
 	for n in 1 2 3; do
-		ds_lacks_v6 "$n" "$base4" "$mac4" && d_lacks_peer "$n" 4 || return 1
+		ds_lacks_peer6 "$n" 4 && d_lacks_peer "$n" 4 || return 1
 	done
 }
 # The probe saw node 4's entries above (mesh_v6 1 2 3 4).

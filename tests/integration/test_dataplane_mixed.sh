@@ -39,8 +39,8 @@ h_assert_eq "FLANNEL_IPMASQ FLANNEL_MTU FLANNEL_NETWORK FLANNEL_SUBNET" \
 h_log "node 2 subnet.env:"$'\n'"$(cat "$(h_subnet_file 2)")"
 
 h_log "== kernel entries"
-h_wait_for 10 "IPv4 mesh" eval 'd_has_peer 1 2 && d_has_peer 2 1 && d_has_peer 1 3 && d_has_peer 3 1 &&
-	d_has_peer 2 3 && d_has_peer 3 2' || h_fail "IPv4 mesh incomplete"
+h_wait_for 10 "IPv4 mesh" eval 'ds_has_peer4 1 2 && ds_has_peer4 2 1 && ds_has_peer4 1 3 &&
+	ds_has_peer4 3 1 && ds_has_peer4 2 3 && ds_has_peer4 3 2' || h_fail "IPv4 mesh incomplete"
 # The probe: the dual-stack pair programs its IPv6 entries.
 h_wait_for 10 "IPv6 between nodes 1 and 3" eval 'ds_has_peer6 1 3 && ds_has_peer6 3 1' ||
 	h_fail "nodes 1 and 3 lack each other's IPv6 entries"
