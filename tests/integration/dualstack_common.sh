@@ -203,8 +203,12 @@ ds_tcp() {
 	cmp -s "$src" "$dst"
 }
 
-# ds_ping NS IP: a quick ping (either family) that must be answered.
-ds_ping() { ip netns exec "$1" ping -q -c 2 -i 0.2 -W 2 "$2" >/dev/null; }
+# ds_ping NS IP [ping args]: a quick ping (either family) that must be answered.
+ds_ping() {
+	local ns=$1 ip=$2
+	shift 2
+	ip netns exec "$ns" ping -q -c 2 -i 0.2 -W 2 "$@" "$ip" >/dev/null
+}
 
 # ds_ping_start NAME FROM_NS TO_IP: 10 ms pings in rounds as f_ping_start
 # (either family); f_ping_no_loss NAME ends and checks them.

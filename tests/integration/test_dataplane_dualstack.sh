@@ -47,9 +47,10 @@ for n in 1 2 3; do
 		"$(jq -c .BackendV6Data <<<"$val")" "node $n BackendV6Data"
 	h_assert_eq "198.18.0.$n 2001:db8:18::$n" "$(jq -r '"\(.PublicIP) \(.PublicIPv6)"' <<<"$val")" \
 		"node $n public addresses"
-	h_assert_eq "10.244.0.0/16 fd00:10:244::/56 true" \
-		"$(d_env "$n" FLANNEL_NETWORK) $(d_env "$n" FLANNEL_IPV6_NETWORK) $(d_env "$n" FLANNEL_IPMASQ)" \
-		"node $n subnet.env networks"
+	# With an IPv6 subnet FLANNEL_MTU is the IPv6 device's: underlay - 70.
+	h_assert_eq "10.244.0.0/16 fd00:10:244::/56 1430 true" \
+		"$(d_env "$n" FLANNEL_NETWORK) $(d_env "$n" FLANNEL_IPV6_NETWORK) $(d_env "$n" FLANNEL_MTU) $(d_env "$n" FLANNEL_IPMASQ)" \
+		"node $n subnet.env networks, MTU, masquerade"
 	link=$(ip -n "$(h_node_ns "$n")" -d link show weft-v6.1) || h_fail "node $n has no weft-v6.1"
 	for want in "mtu 1430 " "vxlan id 1 local 2001:db8:18::$n " "nolearning" \
 		"link/ether $(ds_vtep_mac6 "2001:db8:18::$n") "; do
@@ -110,7 +111,9 @@ for b in 1 2 3; do
 done
 ds_tcp "$(ds_pod_ns 1 p1)" "$(ds_pod_ns 3 p1)" "${DS_POD6[3-p1]}" 7100 ||
 	h_fail "1 MiB over IPv6 TCP pod 1 -> pod 3"
-h_log "FLANNEL_MTU $(d_env 1 FLANNEL_MTU); 1 MiB over IPv6 TCP arrived intact"
+# Full-size packets of the pod MTU, unfragmented, in both families.
+ds_ping "$(ds_pod_ns 2 p1)" "${DS_POD6[1-p1]}" -M do -s $((1430 - 48)) || h_fail "full-size ping -6"
+ds_ping "$(ds_pod_ns 2 p1)" "${DS_POD4[1-p1]}" -M do -s $((1430 - 28)) || h_fail "full-size ping"
 
 h_log "== external host over IPv6 (masquerade)"
 ext="$H_RUN-ext"

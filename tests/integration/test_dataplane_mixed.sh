@@ -37,6 +37,9 @@ h_assert_eq "[null,null]" "$(h_etcdctl get --print-value-only "$key2" | jq -c '[
 h_assert_eq "FLANNEL_IPMASQ FLANNEL_MTU FLANNEL_NETWORK FLANNEL_SUBNET" \
 	"$(sed 's/=.*//' "$(h_subnet_file 2)" | sort | xargs)" "node 2 subnet.env keys"
 h_log "node 2 subnet.env:"$'\n'"$(cat "$(h_subnet_file 2)")"
+# FLANNEL_MTU: underlay - 70 with an IPv6 subnet, - 50 without.
+h_assert_eq "1430 1450 1430" "$(d_env 1 FLANNEL_MTU) $(d_env 2 FLANNEL_MTU) $(d_env 3 FLANNEL_MTU)" "FLANNEL_MTU"
+h_no_link "$(h_node_ns 2)" weft-v6.1 "the IPv4-only node has weft-v6.1"
 
 h_log "== kernel entries"
 h_wait_for 10 "IPv4 mesh" eval 'ds_has_peer4 1 2 && ds_has_peer4 2 1 && ds_has_peer4 1 3 &&

@@ -38,7 +38,8 @@ for n in 1 2; do
 		"$val" "node $n lease value"
 	h_assert_eq "FLANNEL_IPMASQ FLANNEL_IPV6_NETWORK FLANNEL_IPV6_SUBNET FLANNEL_MTU" \
 		"$(sed 's/=.*//' "$(h_subnet_file "$n")" | sort | xargs)" "node $n subnet.env keys"
-	h_assert_eq "fd00:10:244::/56 true" "$(d_env "$n" FLANNEL_IPV6_NETWORK) $(d_env "$n" FLANNEL_IPMASQ)" \
+	h_assert_eq "fd00:10:244::/56 1430 true" \
+		"$(d_env "$n" FLANNEL_IPV6_NETWORK) $(d_env "$n" FLANNEL_MTU) $(d_env "$n" FLANNEL_IPMASQ)" \
 		"node $n subnet.env values"
 	link=$(ip -n "$ns" -d link show weft-v6.1) || h_fail "node $n has no weft-v6.1"
 	for want in "mtu 1430 " "vxlan id 1 local 2001:db8:18::$n " "nolearning"; do
@@ -73,6 +74,7 @@ h_assert_eq "${DS_POD6[2-p1]}" "$(ds_src_seen "$p1")" "ICMPv6 source seen by pod
 h_assert_eq "${DS_POD6[1-p1]}" "$(ds_seen_tcp "$p2" 7001 "$p1" "${DS_POD6[2-p1]}")" "TCP source seen by pod 2"
 h_assert_eq "${DS_POD6[2-p1]}" "$(ds_seen_tcp "$p1" 7002 "$p2" "${DS_POD6[1-p1]}")" "TCP source seen by pod 1"
 ds_tcp "$p2" "$p1" "${DS_POD6[1-p1]}" 7003 || h_fail "1 MiB over TCP pod 2 -> pod 1"
+ds_ping "$p2" "${DS_POD6[1-p1]}" -M do -s $((1430 - 48)) || h_fail "full-size ping -6 pod 2 -> pod 1"
 
 h_log "== external host (masquerade)"
 ds_src_watch "$H_RUN-ext"
