@@ -78,6 +78,10 @@ for n in 1 2 3; do
 	done
 	h_assert_eq "2 2" "$(l_metric "$n" 'weft_peers{family="ipv4"}') $(l_metric "$n" 'weft_peers{family="ipv6"}')" \
 		"node $n weft_peers by family"
+	h_assert_eq "2 2 2 1" "$(for k in neigh fdb route; do
+		l_metric "$n" "weft_kernel_objects{kind=\"$k\",family=\"ipv6\"}"
+	done | xargs) $(l_metric "$n" 'weft_nftables_applied{family="ipv6"}')" \
+		"node $n IPv6 kernel objects and table in /metrics"
 	table=$(ip netns exec "$(h_node_ns "$n")" nft list table ip6 weft) || h_fail "node $n: no table ip6 weft"
 	[[ $table == *masquerade* ]] || h_fail "node $n: table ip6 weft without masquerade: $table"
 done
@@ -112,8 +116,8 @@ done
 ds_tcp "$(ds_pod_ns 1 p1)" "$(ds_pod_ns 3 p1)" "${DS_POD6[3-p1]}" 7100 ||
 	h_fail "1 MiB over IPv6 TCP pod 1 -> pod 3"
 # Full-size packets of the pod MTU, unfragmented, in both families.
-ds_ping "$(ds_pod_ns 2 p1)" "${DS_POD6[1-p1]}" -M do -s $((1430 - 48)) || h_fail "full-size ping -6"
-ds_ping "$(ds_pod_ns 2 p1)" "${DS_POD4[1-p1]}" -M do -s $((1430 - 28)) || h_fail "full-size ping"
+ds_ping "$(ds_pod_ns 2 p1)" "${DS_POD6[1-p1]}" -M "do" -s $((1430 - 48)) || h_fail "full-size ping -6"
+ds_ping "$(ds_pod_ns 2 p1)" "${DS_POD4[1-p1]}" -M "do" -s $((1430 - 28)) || h_fail "full-size ping"
 
 h_log "== external host over IPv6 (masquerade)"
 ext="$H_RUN-ext"

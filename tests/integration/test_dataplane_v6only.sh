@@ -74,7 +74,7 @@ h_assert_eq "${DS_POD6[2-p1]}" "$(ds_src_seen "$p1")" "ICMPv6 source seen by pod
 h_assert_eq "${DS_POD6[1-p1]}" "$(ds_seen_tcp "$p2" 7001 "$p1" "${DS_POD6[2-p1]}")" "TCP source seen by pod 2"
 h_assert_eq "${DS_POD6[2-p1]}" "$(ds_seen_tcp "$p1" 7002 "$p2" "${DS_POD6[1-p1]}")" "TCP source seen by pod 1"
 ds_tcp "$p2" "$p1" "${DS_POD6[1-p1]}" 7003 || h_fail "1 MiB over TCP pod 2 -> pod 1"
-ds_ping "$p2" "${DS_POD6[1-p1]}" -M do -s $((1430 - 48)) || h_fail "full-size ping -6 pod 2 -> pod 1"
+ds_ping "$p2" "${DS_POD6[1-p1]}" -M "do" -s $((1430 - 48)) || h_fail "full-size ping -6 pod 2 -> pod 1"
 
 h_log "== external host (masquerade)"
 ds_src_watch "$H_RUN-ext"
