@@ -71,7 +71,7 @@ static char *metrics_text(const struct dp_stats *ds)
 	struct metrics_buf *m = metrics_buf_new();
 	const char *t;
 	char *copy;
-	size_t len;
+	size_t len = 0;
 
 	assert_non_null(m);
 	node_metrics_write(m, true, &ls, ds);
