@@ -114,6 +114,10 @@ row("CNI ADD median vs libmnl floor", g("cni", "weft_add_ms"), g("cni", "floor_a
     "<= 1.25 x floor", le(1.25))
 row("CNI DEL median vs libmnl floor", g("cni", "weft_del_ms"), g("cni", "floor_del_ms"),
     "<= 1.25 x floor", le(1.25))
+row("CNI ADD median, dual stack, vs libmnl floor", g("cni", "weft6_add_ms"),
+    g("cni", "floor6_add_ms"), "<= 1.25 x floor", le(1.25))
+row("CNI DEL median, dual stack, vs libmnl floor", g("cni", "weft6_del_ms"),
+    g("cni", "floor6_del_ms"), "<= 1.25 x floor", le(1.25))
 sizes = sorted(int(k[len("add_ms_"):]) for k in r.get("pods", {}) if k.startswith("add_ms_"))
 for e in sizes:
     row("CNI ADD median, %d pods on node" % e, g("pods", "add_ms_%d" % e),
