@@ -87,9 +87,9 @@ static int build_value(struct leasemgr *m)
 	else
 		m->attrs.has_vtep_mac6 = false;
 	if (ret == 0) {
-		free(m->own_value);
-		m->own_value = lease_attrs_encode(&m->attrs);
-		ret = m->own_value ? 0 : -ENOMEM;
+		free(m->ol.own_value);
+		m->ol.own_value = lease_attrs_encode(&m->attrs);
+		ret = m->ol.own_value ? 0 : -ENOMEM;
 	}
 	return ret;
 }
@@ -200,7 +200,7 @@ static int copy_config(struct leasemgr *m, const struct leasemgr_config *cfg)
 
 	m->public_ip = cfg->public_ip;
 	m->ttl_s = cfg->ttl_s;
-	m->lease_ttl = cfg->ttl_s;
+	m->ol.lease_ttl = cfg->ttl_s;
 	m->backend_data = cfg->backend_data;
 	snprintf(m->backend_type, sizeof(m->backend_type), "%s", cfg->backend_type);
 	m->prefix = strdup(cfg->prefix);
@@ -214,13 +214,13 @@ static int copy_config(struct leasemgr *m, const struct leasemgr_config *cfg)
 	if (snprintf(m->config_key, KEY_MAX, "%s/config", m->prefix) >= KEY_MAX ||
 	    snprintf(m->subnets_key, KEY_MAX, "%s/subnets/", m->prefix) >= KEY_MAX)
 		return -ENAMETOOLONG;
-	m->have_prefer = cfg->has_prev_subnet;
-	m->prefer = cfg->prev_subnet;
+	m->ol.have_prefer = cfg->has_prev_subnet;
+	m->ol.prefer = cfg->prev_subnet;
 	m->allow_ipv6 = cfg->allow_ipv6;
 	m->has_public_ipv6 = cfg->has_public_ipv6;
 	m->public_ipv6 = cfg->public_ipv6;
-	m->have_prefer6 = cfg->has_prev_subnet6;
-	m->prefer6 = cfg->prev_subnet6;
+	m->ol.have_prefer6 = cfg->has_prev_subnet6;
+	m->ol.prefer6 = cfg->prev_subnet6;
 	return 0;
 }
 
@@ -274,7 +274,7 @@ int leasemgr_start(struct leasemgr *m)
 {
 	int ret;
 
-	m->stale_since_ms = lm_now(m);
+	m->pv.stale_since_ms = lm_now(m);
 	/* Config and listing do not depend on each other: one round trip. */
 	ret = m->kv.ops->timer_arm(m->t_config, 0);
 	if (!ret)
@@ -294,12 +294,12 @@ void leasemgr_free(struct leasemgr *m)
 	if (m->kv.ops->free)
 		m->kv.ops->free(m->kv.ctx);
 	lm_map_clear(m);
-	free(m->map);
-	m->map = NULL;
+	free(m->pv.map);
+	m->pv.map = NULL;
 	lm_staging_clear(m);
-	free(m->smap);
-	free(m->peers);
-	free(m->own_value);
+	free(m->pv.smap);
+	free(m->pv.peers);
+	free(m->ol.own_value);
 	free(m->bad_config);
 	free(m->net_config);
 	free(m->prefix);
@@ -313,8 +313,8 @@ const struct netconf *leasemgr_netconf(const struct leasemgr *m)
 
 size_t leasemgr_peers(const struct leasemgr *m, const struct leasemgr_peer **peers)
 {
-	*peers = m->peers;
-	return m->n_peers;
+	*peers = m->pv.peers;
+	return m->pv.n_peers;
 }
 
 /* 0 while a watch that outlived its first second is up, else how long the
@@ -323,9 +323,9 @@ static uint64_t leasemgr_stale_ms(const struct leasemgr *m)
 {
 	uint64_t now = lm_now(m);
 
-	if (m->view == LM_VIEW_WATCHING && now - m->created_ms >= WATCH_PROVEN_MS)
+	if (m->pv.state == LM_VIEW_WATCHING && now - m->created_ms >= WATCH_PROVEN_MS)
 		return 0;
-	return m->stale_since_ms ? now - m->stale_since_ms : 0;
+	return m->pv.stale_since_ms ? now - m->pv.stale_since_ms : 0;
 }
 
 void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st)
@@ -336,29 +336,29 @@ void leasemgr_get_status(const struct leasemgr *m, struct leasemgr_status *st)
 	memset(st, 0, sizeof(*st));
 	st->config_loaded = m->cfg == LM_CONFIG_LOADED;
 	st->lease_held = lm_held(m);
-	st->reservation = lm_held(m) && m->reservation;
-	st->subnet = m->own;
-	st->key = m->own_lk;
-	st->lease_id = lm_held(m) && !m->reservation ? m->lease_id : 0;
-	st->lease_ttl_s = m->lease_ttl;
-	st->lease_expiry_ms = lm_held(m) && !m->reservation ? m->expiry_ms : 0;
-	st->watch_revision = m->rev;
-	st->watch_up = m->view == LM_VIEW_WATCHING;
-	st->peers_synced = m->synced && m->ever_held;
-	st->n_peers = m->n_peers;
+	st->reservation = lm_held(m) && m->ol.reservation;
+	st->subnet = m->ol.own;
+	st->key = m->ol.own_lk;
+	st->lease_id = lm_held(m) && !m->ol.reservation ? m->ol.lease_id : 0;
+	st->lease_ttl_s = m->ol.lease_ttl;
+	st->lease_expiry_ms = lm_held(m) && !m->ol.reservation ? m->ol.expiry_ms : 0;
+	st->watch_revision = m->pv.rev;
+	st->watch_up = m->pv.state == LM_VIEW_WATCHING;
+	st->peers_synced = m->pv.synced && m->ol.ever_held;
+	st->n_peers = m->pv.n_peers;
 	st->etcd_reconnects = m->reconnects;
 	st->peers_stale_ms = leasemgr_stale_ms(m);
-	st->relists = m->relists;
-	st->watch_oversize = m->watch_oversize;
+	st->relists = m->pv.relists;
+	st->watch_oversize = m->pv.watch_oversize;
 	kv_call(m, list_stats, &ls, &skipped);
 	st->list_pages = ls.pages;
 	st->list_skipped = ls.skipped;
 	st->list_restarts = ls.restarts;
 	st->etcd_requests = m->kv.ops->requests(m->kv.ctx);
-	st->lost_races = m->lost_races;
-	st->acquisitions = m->acquisitions;
+	st->lost_races = m->ol.lost_races;
+	st->acquisitions = m->ol.acquisitions;
 	memcpy(st->leases_rejected_total, m->rejected, sizeof(m->rejected));
-	for (size_t i = 0; i < m->n_map; i++)
-		if (m->map[i].judged && m->map[i].verdict != PEER_ACCEPTED)
-			st->leases_rejected[m->map[i].verdict]++;
+	for (size_t i = 0; i < m->pv.n_map; i++)
+		if (m->pv.map[i].judged && m->pv.map[i].verdict != PEER_ACCEPTED)
+			st->leases_rejected[m->pv.map[i].verdict]++;
 }

@@ -49,7 +49,7 @@ static bool attrs_equal6(const struct lease_attrs *a, const struct lease_attrs *
 
 static bool is_own_any(const struct leasemgr *m, const struct entry *e)
 {
-	return lm_held(m) && e->plain_any && !strcmp(e->key, m->own_key);
+	return lm_held(m) && e->plain_any && !strcmp(e->key, m->ol.own_key);
 }
 
 /* The accepted leases of the map, sorted by key; NULL on allocation
@@ -57,13 +57,13 @@ static bool is_own_any(const struct leasemgr *m, const struct entry *e)
 static struct leasemgr_peer *judge_all(struct leasemgr *m, size_t *n_out)
 {
 	struct peer_accept_ctx_any ctx = {
-		.v4 = {&m->nc, m->public_ip, lm_held(m) && m->own_lk.has_v4, m->own},
+		.v4 = {&m->nc, m->public_ip, lm_held(m) && m->ol.own_lk.has_v4, m->ol.own},
 		.has_public_ipv6 = m->has_public_ipv6,
 		.public_ipv6 = m->public_ipv6,
-		.has_own6 = lm_held(m) && m->own_lk.has_v6,
-		.own6 = m->own_lk.v6,
+		.has_own6 = lm_held(m) && m->ol.own_lk.has_v6,
+		.own6 = m->ol.own_lk.v6,
 	};
-	size_t cap = m->n_map + 1, k = 0, n = 0;
+	size_t cap = m->pv.n_map + 1, k = 0, n = 0;
 	struct peer_cand_any *c = calloc(cap, sizeof(*c));
 	enum peer_verdict *v = malloc(cap * sizeof(*v));
 	size_t *idx = malloc(cap * sizeof(*idx));
@@ -71,8 +71,8 @@ static struct leasemgr_peer *judge_all(struct leasemgr *m, size_t *n_out)
 
 	if (!c || !v || !idx || !out)
 		goto fail;
-	for (size_t i = 0; i < m->n_map; i++) {
-		struct entry *e = &m->map[i];
+	for (size_t i = 0; i < m->pv.n_map; i++) {
+		struct entry *e = &m->pv.map[i];
 
 		if (!e->has_lk)
 			continue;
@@ -87,7 +87,7 @@ static struct leasemgr_peer *judge_all(struct leasemgr *m, size_t *n_out)
 	if (peer_accept_set_any(&ctx, c, k, v) < 0)
 		goto fail;
 	for (size_t j = 0; j < k; j++) {
-		struct entry *e = &m->map[idx[j]];
+		struct entry *e = &m->pv.map[idx[j]];
 
 		lm_judge(m, e, v[j], NULL);
 		if (v[j] != PEER_ACCEPTED)
@@ -114,10 +114,10 @@ fail:
 
 void lm_emit_any(struct leasemgr *m)
 {
-	struct leasemgr_peer *old = m->peers, *cur;
-	size_t n_old = m->n_peers, n_cur, i = 0, j = 0;
+	struct leasemgr_peer *old = m->pv.peers, *cur;
+	size_t n_old = m->pv.n_peers, n_cur, i = 0, j = 0;
 
-	if (!m->ever_held)
+	if (!m->ol.ever_held)
 		return;
 	cur = judge_all(m, &n_cur);
 	if (!cur) {
@@ -125,9 +125,9 @@ void lm_emit_any(struct leasemgr *m)
 		return;
 	}
 	/* The new set is in place before any callback looks at it. */
-	m->peers = cur;
-	m->n_peers = n_cur;
-	m->cap_peers = m->n_map + 1;
+	m->pv.peers = cur;
+	m->pv.n_peers = n_cur;
+	m->pv.cap_peers = m->pv.n_map + 1;
 	while (i < n_old || j < n_cur) {
 		int c = i == n_old ? 1 : j == n_cur ? -1 : lk_cmp(&old[i].key, &cur[j].key);
 

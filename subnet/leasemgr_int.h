@@ -77,6 +77,46 @@ enum lm_own_state {
 	LM_OWN_HELD,	  /* keepalive timer armed (unless a reservation) */
 };
 
+/* The peer view's state: the map of <prefix>/subnets/ as listed and
+ * watched, and the peers reported from it. */
+struct lm_view {
+	enum lm_view_state state;
+	struct entry *map;
+	size_t n_map, cap_map;
+	bool synced; /* a listing completed once */
+	int64_t rev;
+	struct kv_watch *watch; /* STARTING and WATCHING only */
+	bool relist_now;	/* the closing watch was compacted: no backoff */
+	unsigned watch_fail;
+	/* Listing: pages fill the staging map, swapped in when complete. */
+	struct entry *smap;
+	size_t n_smap, cap_smap;
+	uint64_t stale_since_ms, list_ms; /* CLOCK_MONOTONIC */
+	uint64_t relists, watch_oversize;
+	struct leasemgr_peer *peers;
+	size_t n_peers, cap_peers;
+};
+
+/* The own lease's state. */
+struct lm_own {
+	enum lm_own_state state;
+	char *own_value;
+	bool reservation;   /* HELD: the own key has no etcd lease */
+	struct ip4_net own; /* own_lk.v4, zero without IPv4 */
+	struct lease_key own_lk;
+	char own_key[KEY_MAX];
+	int64_t lease_id, lease_ttl;
+	uint64_t expiry_ms;
+	bool have_prefer;
+	struct ip4_net prefer;
+	bool have_prefer6;
+	struct ip6_net prefer6;
+	bool tried_adopt, ever_held, told_exhausted;
+	struct lease_key trying;
+	unsigned acquire_fail, races_in_row, ka_fail;
+	uint64_t lost_races, acquisitions;
+};
+
 struct leasemgr {
 	struct kv kv;
 	char *prefix, *net_config;
@@ -97,47 +137,18 @@ struct leasemgr {
 	char backend_type[sizeof(((struct lease_attrs *)0)->backend_type)];
 	int (*backend_data)(void *data, const struct netconf *nc, struct lease_attrs *attrs);
 	struct lease_attrs attrs;
-	char *own_value;
 	enum lm_config_state cfg;
 	unsigned config_fail;
 	char *bad_config; /* last invalid config reported, to log it once */
 	bool told_no_config, told_bad_reservation;
 
-	struct entry *map;
-	size_t n_map, cap_map;
-	enum lm_view_state view;
-	bool synced; /* a listing completed once */
-	int64_t rev;
-	struct kv_watch *watch; /* STARTING and WATCHING only */
-	bool relist_now;	/* the closing watch was compacted: no backoff */
-	unsigned watch_fail;
-	/* Listing: pages fill the staging map, swapped in when complete. */
-	struct entry *smap;
-	size_t n_smap, cap_smap;
-	uint64_t stale_since_ms, created_ms, list_ms; /* CLOCK_MONOTONIC */
-	uint64_t relists, watch_oversize;
+	struct lm_view pv;   /* the peer view: leasemgr_sync.c, leasemgr_view.c */
+	uint64_t created_ms; /* CLOCK_MONOTONIC */
 
 	struct kv_timer *t_config, *t_sync, *t_acquire, *t_keepalive;
 
-	enum lm_own_state own_state;
-	bool reservation;   /* HELD: the own key has no etcd lease */
-	struct ip4_net own; /* own_lk.v4, zero without IPv4 */
-	struct lease_key own_lk;
-	char own_key[KEY_MAX];
-	int64_t lease_id, lease_ttl;
-	uint64_t expiry_ms;
-	bool have_prefer;
-	struct ip4_net prefer;
-	bool have_prefer6;
-	struct ip6_net prefer6;
-	bool tried_adopt, ever_held, told_exhausted;
-	struct lease_key trying;
-	unsigned acquire_fail, races_in_row, ka_fail;
-
-	struct leasemgr_peer *peers;
-	size_t n_peers, cap_peers;
-
-	uint64_t reconnects, lost_races, acquisitions;
+	struct lm_own ol; /* the own lease: leasemgr_own.c */
+	uint64_t reconnects;
 	uint64_t rejected[PEER_VERDICTS];
 	struct log_ratelimit rl_etcd, rl_reject;
 };
@@ -153,7 +164,7 @@ static inline uint32_t rnd32(void)
 
 static inline bool lm_held(const struct leasemgr *m)
 {
-	return m->own_state == LM_OWN_HELD;
+	return m->ol.state == LM_OWN_HELD;
 }
 
 static inline uint64_t lm_now(const struct leasemgr *m)

@@ -33,7 +33,7 @@ static uint64_t realtime_ms(void)
 
 static void keepalive_arm(struct leasemgr *m, uint64_t delay_ms)
 {
-	if (lm_held(m) && !m->reservation && m->lease_id)
+	if (lm_held(m) && !m->ol.reservation && m->ol.lease_id)
 		lm_timer_arm(m, m->t_keepalive, delay_ms);
 }
 
@@ -42,7 +42,7 @@ static void keepalive_arm(struct leasemgr *m, uint64_t delay_ms)
  * the watch alone only learns of it after its low-speed limit. */
 static uint64_t keepalive_period_ms(const struct leasemgr *m)
 {
-	uint64_t p = (uint64_t)m->lease_ttl * 1000 / 3;
+	uint64_t p = (uint64_t)m->ol.lease_ttl * 1000 / 3;
 
 	if (p > KEEPALIVE_MAX_MS)
 		p = KEEPALIVE_MAX_MS;
@@ -51,16 +51,16 @@ static uint64_t keepalive_period_ms(const struct leasemgr *m)
 
 static void lose_own(struct leasemgr *m, bool prefer_same)
 {
-	struct lease_key old = m->own_lk;
+	struct lease_key old = m->ol.own_lk;
 
-	m->own_state = LM_OWN_IDLE;
-	m->reservation = false;
-	m->tried_adopt = false;
+	m->ol.state = LM_OWN_IDLE;
+	m->ol.reservation = false;
+	m->ol.tried_adopt = false;
 	lm_timer_disarm(m, m->t_keepalive);
-	m->have_prefer = prefer_same && old.has_v4;
-	m->prefer = old.v4;
-	m->have_prefer6 = prefer_same && old.has_v6;
-	m->prefer6 = old.v6;
+	m->ol.have_prefer = prefer_same && old.has_v4;
+	m->ol.prefer = old.v4;
+	m->ol.have_prefer6 = prefer_same && old.has_v6;
+	m->ol.prefer6 = old.v6;
 	if (m->ops.on_lease_lost)
 		m->ops.on_lease_lost(m->data, &old);
 	lm_acquire(m);
@@ -72,45 +72,45 @@ static void became_held(struct leasemgr *m, const struct lease_key *k, int64_t m
 	char s[LK_STRLEN];
 	const struct lease_key own = *k;
 
-	lm_map_put_lk(m, &own, m->own_value, mod_rev, lease);
-	m->own_state = LM_OWN_HELD;
-	m->told_exhausted = false;
-	m->own_lk = own;
-	m->own = own.has_v4 ? own.v4 : (struct ip4_net){0, 0};
-	lease_key_format_any(m->prefix, &own, m->own_key, sizeof(m->own_key));
-	m->reservation = lease == 0;
-	m->have_prefer = false;
-	m->have_prefer6 = false;
-	m->races_in_row = 0;
-	m->acquire_fail = 0;
-	m->ka_fail = 0;
-	m->acquisitions++;
+	lm_map_put_lk(m, &own, m->ol.own_value, mod_rev, lease);
+	m->ol.state = LM_OWN_HELD;
+	m->ol.told_exhausted = false;
+	m->ol.own_lk = own;
+	m->ol.own = own.has_v4 ? own.v4 : (struct ip4_net){0, 0};
+	lease_key_format_any(m->prefix, &own, m->ol.own_key, sizeof(m->ol.own_key));
+	m->ol.reservation = lease == 0;
+	m->ol.have_prefer = false;
+	m->ol.have_prefer6 = false;
+	m->ol.races_in_row = 0;
+	m->ol.acquire_fail = 0;
+	m->ol.ka_fail = 0;
+	m->ol.acquisitions++;
 	lm_timer_disarm(m, m->t_acquire);
 	if (lease)
-		m->expiry_ms = realtime_ms() + (uint64_t)m->lease_ttl * 1000;
+		m->ol.expiry_ms = realtime_ms() + (uint64_t)m->ol.lease_ttl * 1000;
 	else
-		m->expiry_ms = 0;
+		m->ol.expiry_ms = 0;
 	if (lease)
 		log_info("subnet %s acquired (%s), etcd lease %" PRId64 " with TTL %" PRId64 " s",
-			 lk_str(&own, s), how, lease, m->lease_ttl);
+			 lk_str(&own, s), how, lease, m->ol.lease_ttl);
 	else
 		log_info("subnet %s acquired (%s), reservation without TTL", lk_str(&own, s), how);
-	m->ever_held = true;
+	m->ol.ever_held = true;
 	if (m->ops.on_lease_acquired)
-		m->ops.on_lease_acquired(m->data, &m->own_lk, &m->attrs);
+		m->ops.on_lease_acquired(m->data, &m->ol.own_lk, &m->attrs);
 	lm_emit_all(m);
 	keepalive_arm(m, keepalive_period_ms(m));
 }
 
 static void acquire_retry(struct leasemgr *m, enum lm_own_state st, uint64_t delay_ms)
 {
-	m->own_state = st;
+	m->ol.state = st;
 	lm_timer_arm(m, m->t_acquire, delay_ms);
 }
 
 static void acquire_failed(struct leasemgr *m, const char *what, const struct etcd_response *r)
 {
-	uint64_t d = etcd_backoff_ms(m->acquire_fail++, RETRY_BASE_MS, RETRY_CAP_MS, rnd32());
+	uint64_t d = etcd_backoff_ms(m->ol.acquire_fail++, RETRY_BASE_MS, RETRY_CAP_MS, rnd32());
 
 	if (lm_fatal_error(m, r, what))
 		return;
@@ -128,17 +128,17 @@ static void on_keepalive(void *data, const struct etcd_response *r)
 	struct leasemgr *m = data;
 	char s[LK_STRLEN];
 
-	if (!lm_held(m) || m->reservation || !m->lease_id)
+	if (!lm_held(m) || m->ol.reservation || !m->ol.lease_id)
 		return;
 	if (r->err) {
-		uint64_t d = etcd_backoff_ms(m->ka_fail++, 1000, 30000, rnd32());
+		uint64_t d = etcd_backoff_ms(m->ol.ka_fail++, 1000, 30000, rnd32());
 
 		if (d > keepalive_period_ms(m))
 			d = keepalive_period_ms(m);
 		lm_log_etcd_error(m, "lease keepalive", r, d);
 		keepalive_arm(m, d);
 		/* etcd did not answer in time: the watch connection is suspect. */
-		if (r->err == ETCD_ETIMEDOUT && m->watch) {
+		if (r->err == ETCD_ETIMEDOUT && m->pv.watch) {
 			lm_mark_stale(m);
 			lm_watch_drop(m);
 			m->reconnects++;
@@ -146,19 +146,19 @@ static void on_keepalive(void *data, const struct etcd_response *r)
 		}
 		return;
 	}
-	m->ka_fail = 0;
+	m->ol.ka_fail = 0;
 	/* An answer about a lease we no longer use. */
-	if (r->lease_id && r->lease_id != m->lease_id)
+	if (r->lease_id && r->lease_id != m->ol.lease_id)
 		return;
 	if (r->ttl <= 0) {
 		log_warn("etcd lease %" PRId64 " of subnet %s is gone; re-acquiring (same subnet "
 			 "if still free)",
-			 m->lease_id, lk_str(&m->own_lk, s));
-		m->lease_id = 0;
+			 m->ol.lease_id, lk_str(&m->ol.own_lk, s));
+		m->ol.lease_id = 0;
 		lose_own(m, true);
 		return;
 	}
-	m->expiry_ms = realtime_ms() + (uint64_t)r->ttl * 1000;
+	m->ol.expiry_ms = realtime_ms() + (uint64_t)r->ttl * 1000;
 	keepalive_arm(m, keepalive_period_ms(m));
 }
 
@@ -167,7 +167,7 @@ void lm_keepalive_fire(void *data)
 	struct leasemgr *m = data;
 	int ret;
 
-	ret = kv_call(m, lease_keepalive, m->lease_id, on_keepalive, m);
+	ret = kv_call(m, lease_keepalive, m->ol.lease_id, on_keepalive, m);
 	if (ret < 0)
 		keepalive_arm(m, 1000);
 }
@@ -182,8 +182,8 @@ static void on_granted(void *data, const struct etcd_response *r)
 		acquire_failed(m, "lease grant", r);
 		return;
 	}
-	m->lease_id = r->lease_id;
-	m->lease_ttl = r->ttl;
+	m->ol.lease_id = r->lease_id;
+	m->ol.lease_ttl = r->ttl;
 	acquire_step(m);
 }
 
@@ -195,7 +195,7 @@ static void txn_lost(struct leasemgr *m, const struct etcd_response *r)
 	if (r->n_kvs)
 		lm_map_put_kv(m, &r->kvs[0], &sn);
 	else
-		lm_map_remove_lk(m, &m->trying);
+		lm_map_remove_lk(m, &m->ol.trying);
 }
 
 /* The common part of a put's answer: our etcd lease vanished meanwhile
@@ -204,7 +204,7 @@ static void txn_lost(struct leasemgr *m, const struct etcd_response *r)
 static bool put_answered(struct leasemgr *m, const struct etcd_response *r, const char *what)
 {
 	if (lease_not_found(r)) {
-		m->lease_id = 0;
+		m->ol.lease_id = 0;
 		acquire_step(m);
 		return false;
 	}
@@ -224,27 +224,29 @@ static void on_created(void *data, const struct etcd_response *r)
 	if (!put_answered(m, r, "subnet create"))
 		return;
 	if (r->succeeded) {
-		became_held(m, &m->trying, r->revision, m->lease_id, "new");
+		became_held(m, &m->ol.trying, r->revision, m->ol.lease_id, "new");
 		return;
 	}
 	txn_lost(m, r);
-	m->lost_races++;
-	m->races_in_row++;
-	e = lm_map_get_lk(m, &m->trying);
+	m->ol.lost_races++;
+	m->ol.races_in_row++;
+	e = lm_map_get_lk(m, &m->ol.trying);
 	if (e && e->decoded && m->nc.enable_ipv4)
 		ip4_format_addr(e->attrs.public_ip, ip);
 	else if (e && e->decoded && e->attrs.has_public_ipv6)
 		ip6_format_addr(&e->attrs.public_ipv6, ip);
 	log_info("subnet %s was taken concurrently (by %s); trying another subnet",
-		 lk_str(&m->trying, s), ip);
-	if (m->have_prefer && m->trying.has_v4 && ip4_net_equal(&m->prefer, &m->trying.v4))
-		m->have_prefer = false;
-	if (m->have_prefer6 && m->trying.has_v6 && ip6_net_equal(&m->prefer6, &m->trying.v6))
-		m->have_prefer6 = false;
-	if (m->races_in_row > RACES_BEFORE_PAUSE)
-		acquire_retry(
-			m, LM_OWN_BACKOFF,
-			etcd_backoff_ms(m->races_in_row - RACES_BEFORE_PAUSE, 50, 2000, rnd32()));
+		 lk_str(&m->ol.trying, s), ip);
+	if (m->ol.have_prefer && m->ol.trying.has_v4 &&
+	    ip4_net_equal(&m->ol.prefer, &m->ol.trying.v4))
+		m->ol.have_prefer = false;
+	if (m->ol.have_prefer6 && m->ol.trying.has_v6 &&
+	    ip6_net_equal(&m->ol.prefer6, &m->ol.trying.v6))
+		m->ol.have_prefer6 = false;
+	if (m->ol.races_in_row > RACES_BEFORE_PAUSE)
+		acquire_retry(m, LM_OWN_BACKOFF,
+			      etcd_backoff_ms(m->ol.races_in_row - RACES_BEFORE_PAUSE, 50, 2000,
+					      rnd32()));
 	else
 		acquire_step(m);
 }
@@ -257,8 +259,8 @@ static void on_reuse_put(void *data, const struct etcd_response *r)
 	if (!put_answered(m, r, "lease update"))
 		return;
 	if (r->succeeded) {
-		e = lm_map_get_lk(m, &m->trying);
-		became_held(m, &m->trying, r->revision, e && !e->lease ? 0 : m->lease_id,
+		e = lm_map_get_lk(m, &m->ol.trying);
+		became_held(m, &m->ol.trying, r->revision, e && !e->lease ? 0 : m->ol.lease_id,
 			    e && !e->lease ? "reserved for this node, value updated"
 					   : "reused, value updated");
 		return;
@@ -270,7 +272,7 @@ static void on_reuse_put(void *data, const struct etcd_response *r)
 static void on_adopt(void *data, const struct etcd_response *r)
 {
 	struct leasemgr *m = data;
-	struct entry *e = lm_map_get_lk(m, &m->trying);
+	struct entry *e = lm_map_get_lk(m, &m->ol.trying);
 
 	if (r->err) {
 		acquire_failed(m, "lease keepalive", r);
@@ -278,8 +280,8 @@ static void on_adopt(void *data, const struct etcd_response *r)
 	}
 	/* Alive and with the wanted TTL: keep it, so a restart writes nothing. */
 	if (e && r->ttl > 0 && r->ttl == m->ttl_s && e->lease == r->lease_id) {
-		m->lease_id = r->lease_id;
-		m->lease_ttl = r->ttl;
+		m->ol.lease_id = r->lease_id;
+		m->ol.lease_ttl = r->ttl;
 	}
 	acquire_step(m);
 }
@@ -293,7 +295,7 @@ static void on_stale_deleted(void *data, const struct etcd_response *r)
 		return;
 	}
 	if (r->succeeded)
-		lm_map_remove_lk(m, &m->trying);
+		lm_map_remove_lk(m, &m->ol.trying);
 	else
 		txn_lost(m, r);
 	acquire_step(m);
@@ -338,32 +340,32 @@ static int reuse(struct leasemgr *m, struct entry *e)
 {
 	char key[KEY_MAX];
 
-	m->trying = entry_lk(m, e);
-	lease_key_format_any(m->prefix, &m->trying, key, sizeof(key));
+	m->ol.trying = entry_lk(m, e);
+	lease_key_format_any(m->prefix, &m->ol.trying, key, sizeof(key));
 	if (!e->lease) {
 		/* A reservation: keep it lease-less, refresh our value only. */
-		if (!strcmp(e->value, m->own_value)) {
-			became_held(m, &m->trying, e->mod_rev, 0, "reserved for this node");
+		if (!strcmp(e->value, m->ol.own_value)) {
+			became_held(m, &m->ol.trying, e->mod_rev, 0, "reserved for this node");
 			return 0;
 		}
-		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, 0,
+		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->ol.own_value, 0,
 			       on_reuse_put, m);
 	}
-	if (e->lease == m->lease_id) {
-		if (!strcmp(e->value, m->own_value)) {
-			became_held(m, &m->trying, e->mod_rev, e->lease, "reused");
+	if (e->lease == m->ol.lease_id) {
+		if (!strcmp(e->value, m->ol.own_value)) {
+			became_held(m, &m->ol.trying, e->mod_rev, e->lease, "reused");
 			return 0;
 		}
-		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, m->lease_id,
-			       on_reuse_put, m);
+		return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->ol.own_value,
+			       m->ol.lease_id, on_reuse_put, m);
 	}
-	if (!m->tried_adopt) {
-		m->tried_adopt = true;
+	if (!m->ol.tried_adopt) {
+		m->ol.tried_adopt = true;
 		return kv_call(m, lease_keepalive, e->lease, on_adopt, m);
 	}
-	if (!m->lease_id)
+	if (!m->ol.lease_id)
 		return kv_call(m, lease_grant, m->ttl_s, on_granted, m);
-	return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->own_value, m->lease_id,
+	return kv_call(m, txn_put, KV_CMP_MOD, e->mod_rev, key, m->ol.own_value, m->ol.lease_id,
 		       on_reuse_put, m);
 }
 
@@ -390,18 +392,18 @@ static int pick4(struct leasemgr *m, struct ip4_net *out)
 	uint64_t r;
 	int ret;
 
-	taken = malloc((m->n_map + 1) * sizeof(*taken));
+	taken = malloc((m->pv.n_map + 1) * sizeof(*taken));
 	if (!taken)
 		return -ENOMEM;
-	for (size_t i = 0; i < m->n_map; i++)
-		taken[i] = m->map[i].subnet;
-	if (m->have_prefer && subnet_is_free(&m->nc, taken, m->n_map, &m->prefer)) {
-		*out = m->prefer;
+	for (size_t i = 0; i < m->pv.n_map; i++)
+		taken[i] = m->pv.map[i].subnet;
+	if (m->ol.have_prefer && subnet_is_free(&m->nc, taken, m->pv.n_map, &m->ol.prefer)) {
+		*out = m->ol.prefer;
 		ret = 0;
 		goto free_taken;
 	}
 	r = ((uint64_t)rnd32() << 32) | rnd32();
-	ret = subnet_pick_free(&m->nc, taken, m->n_map, r, out);
+	ret = subnet_pick_free(&m->nc, taken, m->pv.n_map, r, out);
 free_taken:
 	free(taken);
 	return ret;
@@ -414,14 +416,14 @@ static int pick6(struct leasemgr *m, struct ip6_net *out)
 	uint64_t r;
 	int ret;
 
-	taken = malloc((m->n_map + 1) * sizeof(*taken));
+	taken = malloc((m->pv.n_map + 1) * sizeof(*taken));
 	if (!taken)
 		return -ENOMEM;
-	for (size_t i = 0; i < m->n_map; i++)
-		if (m->map[i].has_lk && m->map[i].lk.has_v6)
-			taken[n++] = m->map[i].lk.v6;
-	if (m->have_prefer6 && subnet6_is_free(&m->nc, taken, n, &m->prefer6)) {
-		*out = m->prefer6;
+	for (size_t i = 0; i < m->pv.n_map; i++)
+		if (m->pv.map[i].has_lk && m->pv.map[i].lk.has_v6)
+			taken[n++] = m->pv.map[i].lk.v6;
+	if (m->ol.have_prefer6 && subnet6_is_free(&m->nc, taken, n, &m->ol.prefer6)) {
+		*out = m->ol.prefer6;
 		ret = 0;
 		goto free_taken;
 	}
@@ -474,11 +476,11 @@ static void exhausted(struct leasemgr *m, bool v6_full)
 		ip4_format_net(&hi, t);
 		n = netconf_subnet_count(&m->nc);
 	}
-	if (!m->told_exhausted)
+	if (!m->ol.told_exhausted)
 		log_err("no free %ssubnet: all %" PRIu64 " subnets from %s to %s are leased; "
 			"retrying every %d s and whenever a lease is released",
 			v6_full ? "IPv6 " : "", n, s, t, EXHAUSTED_RETRY_MS / 1000);
-	m->told_exhausted = true;
+	m->ol.told_exhausted = true;
 	acquire_retry(m, LM_OWN_EXHAUSTED, EXHAUSTED_RETRY_MS);
 }
 
@@ -503,14 +505,14 @@ static bool drop_unusable(struct leasemgr *m, struct entry *e, int *ret)
 			 ? "names other address families than the network config"
 			 : "lies outside the network config");
 	if (m->any && k.has_v4 && m->nc.enable_ipv4 && netconf_subnet_valid(&m->nc, &k.v4)) {
-		m->have_prefer = true;
-		m->prefer = k.v4;
+		m->ol.have_prefer = true;
+		m->ol.prefer = k.v4;
 	}
 	if (m->any && k.has_v6 && netconf_ipv6_subnet_valid(&m->nc, &k.v6)) {
-		m->have_prefer6 = true;
-		m->prefer6 = k.v6;
+		m->ol.have_prefer6 = true;
+		m->ol.prefer6 = k.v6;
 	}
-	m->trying = k;
+	m->ol.trying = k;
 	*ret = kv_call(m, txn_delete, e->mod_rev, e->key, on_stale_deleted, m);
 	return false;
 }
@@ -521,15 +523,15 @@ static void acquire_step(struct leasemgr *m)
 	bool v6_full;
 	int ret = 0;
 
-	m->own_state = LM_OWN_ACQUIRING;
+	m->ol.state = LM_OWN_ACQUIRING;
 	/* 1. The lease that carries our PublicIP, a live one before a
 	 * reservation: a node keeps the subnet its pods use. */
-	for (size_t i = 0; i < 2 * m->n_map; i++) {
-		struct entry *e = &m->map[i % m->n_map];
+	for (size_t i = 0; i < 2 * m->pv.n_map; i++) {
+		struct entry *e = &m->pv.map[i % m->pv.n_map];
 		struct lease_key k;
 
 		if (!own_form(m, e) || !e->decoded || !names_us(m, &e->attrs) ||
-		    (i < m->n_map) != (e->lease != 0))
+		    (i < m->pv.n_map) != (e->lease != 0))
 			continue;
 		k = entry_lk(m, e);
 		if (lk_leasable(m, &k)) {
@@ -541,20 +543,21 @@ static void acquire_step(struct leasemgr *m)
 		goto out;
 	}
 	/* 2. Our own etcd lease to attach the key to. */
-	if (!m->lease_id) {
+	if (!m->ol.lease_id) {
 		ret = kv_call(m, lease_grant, m->ttl_s, on_granted, m);
 		goto out;
 	}
 	/* 3. The preferred subnets if free, else random free ones, together. */
-	ret = pick(m, &m->trying, &v6_full);
+	ret = pick(m, &m->ol.trying, &v6_full);
 	if (ret == -ENOSPC) {
 		exhausted(m, v6_full);
 		return;
 	}
 	if (ret < 0)
 		goto out;
-	lease_key_format_any(m->prefix, &m->trying, key, sizeof(key));
-	ret = kv_call(m, txn_put, KV_CMP_CREATE, 0, key, m->own_value, m->lease_id, on_created, m);
+	lease_key_format_any(m->prefix, &m->ol.trying, key, sizeof(key));
+	ret = kv_call(m, txn_put, KV_CMP_CREATE, 0, key, m->ol.own_value, m->ol.lease_id,
+		      on_created, m);
 out:
 	if (ret < 0) {
 		log_err("cannot start the lease acquisition: %s", strerror(-ret));
@@ -564,8 +567,8 @@ out:
 
 void lm_acquire(struct leasemgr *m)
 {
-	if (m->cfg != LM_CONFIG_LOADED || !m->synced || m->own_state == LM_OWN_HELD ||
-	    m->own_state == LM_OWN_ACQUIRING)
+	if (m->cfg != LM_CONFIG_LOADED || !m->pv.synced || m->ol.state == LM_OWN_HELD ||
+	    m->ol.state == LM_OWN_ACQUIRING)
 		return;
 	lm_timer_disarm(m, m->t_acquire);
 	acquire_step(m);
@@ -580,7 +583,7 @@ bool lm_touches_own(const struct leasemgr *m, const struct ip4_net *sn, const ch
 {
 	if (!lm_held(m))
 		return false;
-	return m->any ? !strcmp(key, m->own_key) : ip4_net_equal(sn, &m->own);
+	return m->any ? !strcmp(key, m->ol.own_key) : ip4_net_equal(sn, &m->ol.own);
 }
 
 /* The own key changed under us (listing or watch). */
@@ -591,11 +594,11 @@ void lm_check_own(struct leasemgr *m)
 
 	if (!lm_held(m))
 		return;
-	e = lm_map_get_lk(m, &m->own_lk);
+	e = lm_map_get_lk(m, &m->ol.own_lk);
 	if (!e) {
 		log_warn("the lease key of subnet %s was deleted; re-acquiring (same subnet if "
 			 "still free)",
-			 lk_str(&m->own_lk, s));
+			 lk_str(&m->ol.own_lk, s));
 		lose_own(m, true);
 		return;
 	}
@@ -606,11 +609,11 @@ void lm_check_own(struct leasemgr *m)
 		else if (e->decoded && e->attrs.has_public_ipv6)
 			ip6_format_addr(&e->attrs.public_ipv6, ip);
 		log_warn("subnet %s now belongs to %s; acquiring another one",
-			 lk_str(&m->own_lk, s), ip);
+			 lk_str(&m->ol.own_lk, s), ip);
 		lose_own(m, false);
 		return;
 	}
-	m->reservation = e->lease == 0;
+	m->ol.reservation = e->lease == 0;
 	/* Other keys naming the own subnet. */
-	lm_emit_one(m, &m->own);
+	lm_emit_one(m, &m->ol.own);
 }

@@ -19,17 +19,17 @@
 /* Ends the watch, if any, without a CLOSED message. */
 void lm_watch_drop(struct leasemgr *m)
 {
-	if (m->watch)
-		kv_call(m, watch_cancel, m->watch);
-	m->watch = NULL;
-	if (m->view == LM_VIEW_STARTING || m->view == LM_VIEW_WATCHING)
-		m->view = LM_VIEW_RESYNCING;
+	if (m->pv.watch)
+		kv_call(m, watch_cancel, m->pv.watch);
+	m->pv.watch = NULL;
+	if (m->pv.state == LM_VIEW_STARTING || m->pv.state == LM_VIEW_WATCHING)
+		m->pv.state = LM_VIEW_RESYNCING;
 }
 
 /* The next listing after delay_ms. */
 void lm_sync_retry(struct leasemgr *m, uint64_t delay_ms)
 {
-	m->view = LM_VIEW_RESYNCING;
+	m->pv.state = LM_VIEW_RESYNCING;
 	lm_timer_arm(m, m->t_sync, delay_ms);
 }
 
@@ -39,9 +39,9 @@ void lm_mark_stale(struct leasemgr *m)
 {
 	uint64_t now = lm_now(m);
 
-	if (!m->stale_since_ms ||
-	    (m->view == LM_VIEW_WATCHING && now - m->created_ms >= WATCH_PROVEN_MS))
-		m->stale_since_ms = now;
+	if (!m->pv.stale_since_ms ||
+	    (m->pv.state == LM_VIEW_WATCHING && now - m->created_ms >= WATCH_PROVEN_MS))
+		m->pv.stale_since_ms = now;
 }
 
 static void watch_closed(struct leasemgr *m, const struct etcd_watch_msg *msg)
@@ -50,20 +50,20 @@ static void watch_closed(struct leasemgr *m, const struct etcd_watch_msg *msg)
 
 	/* Only a watch that lived resets the backoff: a quiet one sees no
 	 * event for minutes, a flapping one never gets that far. */
-	if (m->view == LM_VIEW_WATCHING && lm_now(m) - m->created_ms >= WATCH_PROVEN_MS)
-		m->watch_fail = 0;
-	d = m->relist_now ? 0
-			  : etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
-					    WATCH_RETRY_CAP_MS, rnd32());
+	if (m->pv.state == LM_VIEW_WATCHING && lm_now(m) - m->created_ms >= WATCH_PROVEN_MS)
+		m->pv.watch_fail = 0;
+	d = m->pv.relist_now ? 0
+			     : etcd_backoff_ms(m->pv.watch_fail++, WATCH_RETRY_BASE_MS,
+					       WATCH_RETRY_CAP_MS, rnd32());
 	lm_mark_stale(m);
 	/* The store freed the watch. Every new watch starts from a fresh
 	 * listing: a break may hide an etcd restored from a snapshot, whose
 	 * revisions mean other writes. */
-	m->watch = NULL;
-	m->relist_now = false;
+	m->pv.watch = NULL;
+	m->pv.relist_now = false;
 	m->reconnects++;
 	if (msg->err == ETCD_ETOOBIG) {
-		m->watch_oversize++;
+		m->pv.watch_oversize++;
 		log_warn("etcd watch message over the size limit (%s); re-listing in %" PRIu64
 			 " ms instead of replaying",
 			 msg->reason, d);
@@ -84,7 +84,7 @@ static bool event_stale(struct leasemgr *m, const struct etcd_kv *kv)
 	if (lm_kv_subnet(m, kv, &sn) < 0)
 		return false;
 	i = lm_map_find(m, &sn, kv->key, &found);
-	return found && m->map[i].mod_rev > kv->mod_revision;
+	return found && m->pv.map[i].mod_rev > kv->mod_revision;
 }
 
 static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
@@ -95,8 +95,8 @@ static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 		const struct etcd_event *ev = &msg->events[i];
 		struct ip4_net sn;
 
-		if (ev->kv->mod_revision > m->rev)
-			m->rev = ev->kv->mod_revision;
+		if (ev->kv->mod_revision > m->pv.rev)
+			m->pv.rev = ev->kv->mod_revision;
 		if (event_stale(m, ev->kv))
 			continue;
 		if (ev->type == ETCD_EVENT_PUT) {
@@ -113,7 +113,7 @@ static void watch_events(struct leasemgr *m, const struct etcd_watch_msg *msg)
 		else
 			lm_emit_one(m, &sn);
 	}
-	if (released && m->own_state == LM_OWN_EXHAUSTED)
+	if (released && m->ol.state == LM_OWN_EXHAUSTED)
 		lm_acquire(m);
 }
 
@@ -125,33 +125,33 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 	case ETCD_WATCH_CREATED:
 		/* A revision below the listing's: a member behind, or etcd
 		 * replaced meanwhile. */
-		if (msg->revision && msg->revision < m->rev) {
+		if (msg->revision && msg->revision < m->pv.rev) {
 			log_warn("etcd revision went back from %" PRId64 " to %" PRId64
 				 "; re-listing",
-				 m->rev, msg->revision);
+				 m->pv.rev, msg->revision);
 			lm_mark_stale(m);
 			lm_watch_drop(m);
 			/* Backoff: a member that stays behind must not spin us. */
-			lm_sync_retry(m, etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS,
+			lm_sync_retry(m, etcd_backoff_ms(m->pv.watch_fail++, WATCH_RETRY_BASE_MS,
 							 WATCH_RETRY_CAP_MS, rnd32()));
 			break;
 		}
-		m->view = LM_VIEW_WATCHING;
+		m->pv.state = LM_VIEW_WATCHING;
 		m->created_ms = lm_now(m);
 		break;
 	case ETCD_WATCH_PROGRESS:
-		if (msg->revision > m->rev)
-			m->rev = msg->revision;
-		m->stale_since_ms = 0;
+		if (msg->revision > m->pv.rev)
+			m->pv.rev = msg->revision;
+		m->pv.stale_since_ms = 0;
 		break;
 	case ETCD_WATCH_EVENTS:
-		m->stale_since_ms = 0;
+		m->pv.stale_since_ms = 0;
 		watch_events(m, msg);
 		break;
 	case ETCD_WATCH_COMPACTED:
 		log_info("watch revision %" PRId64 " was compacted (at %" PRId64 "); re-listing",
-			 m->rev + 1, msg->compact_revision);
-		m->relist_now = true;
+			 m->pv.rev + 1, msg->compact_revision);
+		m->pv.relist_now = true;
 		break;
 	case ETCD_WATCH_CANCELED:
 		if (log_ratelimit_ok(&m->rl_etcd))
@@ -168,15 +168,15 @@ static void on_watch(void *data, const struct etcd_watch_msg *msg)
 
 static void map_swap_staging(struct leasemgr *m)
 {
-	struct entry *v = m->map;
-	size_t n = m->n_map, cap = m->cap_map;
+	struct entry *v = m->pv.map;
+	size_t n = m->pv.n_map, cap = m->pv.cap_map;
 
-	m->map = m->smap;
-	m->n_map = m->n_smap;
-	m->cap_map = m->cap_smap;
-	m->smap = v;
-	m->n_smap = n;
-	m->cap_smap = cap;
+	m->pv.map = m->pv.smap;
+	m->pv.n_map = m->pv.n_smap;
+	m->pv.cap_map = m->pv.cap_smap;
+	m->pv.smap = v;
+	m->pv.n_smap = n;
+	m->pv.cap_smap = cap;
 }
 
 void lm_staging_clear(struct leasemgr *m)
@@ -207,10 +207,10 @@ void lm_on_list_page(void *data, const struct etcd_kv *kvs, size_t n, bool resta
  * or restored): nothing of the old view is kept then. */
 static void keep_newer(struct leasemgr *m, int64_t revision)
 {
-	if (revision < m->rev)
+	if (revision < m->pv.rev)
 		return;
-	for (size_t i = 0; i < m->n_map; i++) {
-		const struct entry *e = &m->map[i];
+	for (size_t i = 0; i < m->pv.n_map; i++) {
+		const struct entry *e = &m->pv.map[i];
 
 		if (e->mod_rev <= revision)
 			continue;
@@ -227,10 +227,10 @@ static void list_failed(struct leasemgr *m, const struct etcd_response *r)
 	uint64_t d;
 
 	lm_staging_clear(m);
-	m->view = LM_VIEW_RESYNCING;
+	m->pv.state = LM_VIEW_RESYNCING;
 	if (lm_fatal_error(m, r, "listing the subnet leases"))
 		return;
-	d = etcd_backoff_ms(m->watch_fail++, WATCH_RETRY_BASE_MS, WATCH_RETRY_CAP_MS, rnd32());
+	d = etcd_backoff_ms(m->pv.watch_fail++, WATCH_RETRY_BASE_MS, WATCH_RETRY_CAP_MS, rnd32());
 	lm_log_etcd_error(m, "listing of subnet leases", r, d);
 	lm_sync_retry(m, d);
 }
@@ -239,14 +239,14 @@ static void list_failed(struct leasemgr *m, const struct etcd_response *r)
  * a re-list neither counts nor logs a rejection again. */
 static void carry_verdicts(struct leasemgr *m)
 {
-	for (size_t i = 0; i < m->n_smap; i++) {
-		struct entry *st = &m->smap[i];
+	for (size_t i = 0; i < m->pv.n_smap; i++) {
+		struct entry *st = &m->pv.smap[i];
 		bool found;
 		size_t j = lm_map_find(m, &st->subnet, st->key, &found);
 
-		if (found && !strcmp(m->map[j].value, st->value)) {
-			st->judged = m->map[j].judged;
-			st->verdict = m->map[j].verdict;
+		if (found && !strcmp(m->pv.map[j].value, st->value)) {
+			st->judged = m->pv.map[j].judged;
+			st->verdict = m->pv.map[j].verdict;
 		}
 	}
 }
@@ -272,16 +272,16 @@ void lm_on_list_done(void *data, const struct etcd_response *r, int64_t revision
 	keep_newer(m, revision);
 	map_swap_staging(m);
 	lm_staging_clear(m);
-	m->relists++;
+	m->pv.relists++;
 	log_debug("listed %s at revision %" PRId64 ": %zu leases in %" PRIu64 " ms (%" PRIu64
 		  " pages so far)",
-		  m->subnets_key, revision, m->n_map, lm_now(m) - m->list_ms, st.pages);
-	m->rev = revision;
-	m->synced = true;
-	m->view = LM_VIEW_STARTING;
-	ret = kv_call(m, watch, m->subnets_key, m->rev + 1, on_watch, m, &m->watch);
+		  m->subnets_key, revision, m->pv.n_map, lm_now(m) - m->pv.list_ms, st.pages);
+	m->pv.rev = revision;
+	m->pv.synced = true;
+	m->pv.state = LM_VIEW_STARTING;
+	ret = kv_call(m, watch, m->subnets_key, m->pv.rev + 1, on_watch, m, &m->pv.watch);
 	if (ret < 0) {
-		m->watch = NULL;
+		m->pv.watch = NULL;
 		log_err("cannot start the etcd watch: %s", strerror(-ret));
 		lm_sync_retry(m, 1000);
 	}
@@ -297,14 +297,14 @@ static void sync_start(struct leasemgr *m)
 	int ret;
 
 	lm_watch_drop(m);
-	m->list_ms = lm_now(m);
+	m->pv.list_ms = lm_now(m);
 	ret = kv_call(m, list, m->subnets_key, lm_on_list_page, lm_on_list_done, m);
 	if (ret < 0) {
 		log_err("cannot start an etcd request: %s", strerror(-ret));
 		lm_sync_retry(m, 1000);
 		return;
 	}
-	m->view = LM_VIEW_LISTING;
+	m->pv.state = LM_VIEW_LISTING;
 }
 
 /* A listing then a watch from its revision + 1: the first sync, and every
@@ -313,6 +313,6 @@ void lm_sync_fire(void *data)
 {
 	struct leasemgr *m = data;
 
-	if (m->view == LM_VIEW_IDLE || m->view == LM_VIEW_RESYNCING)
+	if (m->pv.state == LM_VIEW_IDLE || m->pv.state == LM_VIEW_RESYNCING)
 		sync_start(m);
 }

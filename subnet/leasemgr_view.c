@@ -57,12 +57,12 @@ static int entry_cmp(const struct entry *e, const struct ip4_net *sn, const char
 /* Index of (sn, key), or of the slot where it would go (*found false). */
 size_t lm_map_find(const struct leasemgr *m, const struct ip4_net *sn, const char *key, bool *found)
 {
-	size_t lo = 0, hi = m->n_map;
+	size_t lo = 0, hi = m->pv.n_map;
 
 	*found = false;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = entry_cmp(&m->map[mid], sn, key);
+		int c = entry_cmp(&m->pv.map[mid], sn, key);
 
 		if (c == 0) {
 			*found = true;
@@ -89,7 +89,7 @@ static struct entry *map_get_key(struct leasemgr *m, const struct ip4_net *sn, c
 	bool found;
 	size_t i = lm_map_find(m, sn, key, &found);
 
-	return found ? &m->map[i] : NULL;
+	return found ? &m->pv.map[i] : NULL;
 }
 
 /* The entry of sn's canonical key (the one nodes write). */
@@ -109,10 +109,10 @@ void lm_map_remove_key(struct leasemgr *m, const struct ip4_net *sn, const char 
 
 	if (!found)
 		return;
-	free(m->map[i].key);
-	free(m->map[i].value);
-	memmove(&m->map[i], &m->map[i + 1], (m->n_map - i - 1) * sizeof(*m->map));
-	m->n_map--;
+	free(m->pv.map[i].key);
+	free(m->pv.map[i].value);
+	memmove(&m->pv.map[i], &m->pv.map[i + 1], (m->pv.n_map - i - 1) * sizeof(*m->pv.map));
+	m->pv.n_map--;
 }
 
 struct entry *lm_map_get_lk(struct leasemgr *m, const struct lease_key *k)
@@ -144,16 +144,16 @@ void lm_map_remove(struct leasemgr *m, const struct ip4_net *sn)
 
 void lm_map_clear(struct leasemgr *m)
 {
-	for (size_t i = 0; i < m->n_map; i++) {
-		free(m->map[i].key);
-		free(m->map[i].value);
+	for (size_t i = 0; i < m->pv.n_map; i++) {
+		free(m->pv.map[i].key);
+		free(m->pv.map[i].value);
 	}
-	m->n_map = 0;
+	m->pv.n_map = 0;
 }
 
 static int map_grow(struct leasemgr *m)
 {
-	return VEC_RESERVE(m->map, m->cap_map, m->n_map + 1, 16);
+	return VEC_RESERVE(m->pv.map, m->pv.cap_map, m->pv.n_map + 1, 16);
 }
 
 /* create_rev 0: unknown (an earlier put's is kept). */
@@ -171,20 +171,20 @@ int lm_map_put_key(struct leasemgr *m, const struct ip4_net *sn, const char *key
 		return -ENOMEM;
 	}
 	if (!found) {
-		memmove(&m->map[i + 1], &m->map[i], (m->n_map - i) * sizeof(*m->map));
-		m->n_map++;
-		memset(&m->map[i], 0, sizeof(m->map[i]));
-		m->map[i].subnet = *sn;
-		m->map[i].key = k;
-		m->map[i].plain = lease_key_format(m->prefix, sn, plain, sizeof(plain)) == 0 &&
-				  !strcmp(plain, key);
-		m->map[i].has_lk = lease_key_parse_any(m->prefix, key, &m->map[i].lk) == 0;
-		m->map[i].plain_any =
-			m->map[i].has_lk &&
-			lease_key_format_any(m->prefix, &m->map[i].lk, plain, sizeof(plain)) == 0 &&
-			!strcmp(plain, key);
+		memmove(&m->pv.map[i + 1], &m->pv.map[i], (m->pv.n_map - i) * sizeof(*m->pv.map));
+		m->pv.n_map++;
+		memset(&m->pv.map[i], 0, sizeof(m->pv.map[i]));
+		m->pv.map[i].subnet = *sn;
+		m->pv.map[i].key = k;
+		m->pv.map[i].plain = lease_key_format(m->prefix, sn, plain, sizeof(plain)) == 0 &&
+				     !strcmp(plain, key);
+		m->pv.map[i].has_lk = lease_key_parse_any(m->prefix, key, &m->pv.map[i].lk) == 0;
+		m->pv.map[i].plain_any = m->pv.map[i].has_lk &&
+					 lease_key_format_any(m->prefix, &m->pv.map[i].lk, plain,
+							      sizeof(plain)) == 0 &&
+					 !strcmp(plain, key);
 	}
-	e = &m->map[i];
+	e = &m->pv.map[i];
 	/* The same value again keeps its verdict: counted and logged once. */
 	if (!found || strcmp(e->value, v))
 		e->judged = false;
@@ -254,7 +254,7 @@ int lm_map_put_kv(struct leasemgr *m, const struct etcd_kv *kv, struct ip4_net *
 
 static bool is_own(const struct leasemgr *m, const struct entry *e)
 {
-	return lm_held(m) && e->plain && ip4_net_equal(&e->subnet, &m->own);
+	return lm_held(m) && e->plain && ip4_net_equal(&e->subnet, &m->ol.own);
 }
 
 /* Records a verdict; a new rejection is counted and logged once. */
@@ -281,14 +281,14 @@ void lm_judge(struct leasemgr *m, struct entry *e, enum peer_verdict v, const st
  * set would. */
 static struct entry *judge_subnet(struct leasemgr *m, size_t lo, size_t hi)
 {
-	struct peer_accept_ctx ctx = {&m->nc, m->public_ip, lm_held(m), m->own};
+	struct peer_accept_ctx ctx = {&m->nc, m->public_ip, lm_held(m), m->ol.own};
 	struct peer_cand *c = malloc((hi - lo + 1) * sizeof(*c));
 	enum peer_verdict *v = malloc((hi - lo + 1) * sizeof(*v));
 	struct entry *winner = NULL;
 	size_t n = 0;
 
 	for (size_t i = lo; i < hi && c && v; i++) {
-		struct entry *e = &m->map[i];
+		struct entry *e = &m->pv.map[i];
 
 		if (is_own(m, e)) {
 			e->judged = true;
@@ -302,11 +302,11 @@ static struct entry *judge_subnet(struct leasemgr *m, size_t lo, size_t hi)
 		goto cleanup;
 	}
 	for (size_t i = lo, j = 0; i < hi; i++)
-		if (!is_own(m, &m->map[i]) && v[j++] == PEER_ACCEPTED)
-			winner = &m->map[i];
+		if (!is_own(m, &m->pv.map[i]) && v[j++] == PEER_ACCEPTED)
+			winner = &m->pv.map[i];
 	for (size_t i = lo, j = 0; i < hi; i++)
-		if (!is_own(m, &m->map[i]))
-			lm_judge(m, &m->map[i], v[j++], winner);
+		if (!is_own(m, &m->pv.map[i]))
+			lm_judge(m, &m->pv.map[i], v[j++], winner);
 cleanup:
 	free(c);
 	free(v);
@@ -322,7 +322,7 @@ static bool attrs_equal(const struct lease_attrs *a, const struct lease_attrs *b
 
 static size_t peer_find(const struct leasemgr *m, const struct ip4_net *sn, bool *found)
 {
-	return net_search(m->peers, m->n_peers, sizeof(*m->peers),
+	return net_search(m->pv.peers, m->pv.n_peers, sizeof(*m->pv.peers),
 			  offsetof(struct leasemgr_peer, subnet), sn, found);
 }
 
@@ -341,10 +341,10 @@ void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn)
 		return;
 	}
 	/* IPv6-only keys mean nothing to an IPv4-only config. */
-	if (!m->ever_held || sn->prefix > 32)
+	if (!m->ol.ever_held || sn->prefix > 32)
 		return;
 	lo = map_lower(m, sn);
-	for (hi = lo; hi < m->n_map && ip4_net_equal(&m->map[hi].subnet, sn); hi++)
+	for (hi = lo; hi < m->pv.n_map && ip4_net_equal(&m->pv.map[hi].subnet, sn); hi++)
 		;
 	e = judge_subnet(m, lo, hi);
 	want = e != NULL;
@@ -352,32 +352,33 @@ void lm_emit_one(struct leasemgr *m, const struct ip4_net *sn)
 	if (!want) {
 		if (!found)
 			return;
-		gone = m->peers[i].key;
-		memmove(&m->peers[i], &m->peers[i + 1], (m->n_peers - i - 1) * sizeof(*m->peers));
-		m->n_peers--;
+		gone = m->pv.peers[i].key;
+		memmove(&m->pv.peers[i], &m->pv.peers[i + 1],
+			(m->pv.n_peers - i - 1) * sizeof(*m->pv.peers));
+		m->pv.n_peers--;
 		if (m->ops.on_peer_removed)
 			m->ops.on_peer_removed(m->data, &gone);
 		return;
 	}
 	if (found) {
-		if (attrs_equal(&m->peers[i].attrs, &e->attrs))
+		if (attrs_equal(&m->pv.peers[i].attrs, &e->attrs))
 			return;
-		m->peers[i].attrs = e->attrs;
+		m->pv.peers[i].attrs = e->attrs;
 		if (m->ops.on_peer_updated)
-			m->ops.on_peer_updated(m->data, &m->peers[i].key, &e->attrs);
+			m->ops.on_peer_updated(m->data, &m->pv.peers[i].key, &e->attrs);
 		return;
 	}
-	if (VEC_RESERVE(m->peers, m->cap_peers, m->n_peers + 1, 16) < 0) {
+	if (VEC_RESERVE(m->pv.peers, m->pv.cap_peers, m->pv.n_peers + 1, 16) < 0) {
 		log_err("out of memory tracking peer leases");
 		return;
 	}
-	memmove(&m->peers[i + 1], &m->peers[i], (m->n_peers - i) * sizeof(*m->peers));
-	m->n_peers++;
-	m->peers[i].subnet = *sn;
-	m->peers[i].attrs = e->attrs;
-	m->peers[i].key = (struct lease_key){.has_v4 = true, .v4 = *sn};
+	memmove(&m->pv.peers[i + 1], &m->pv.peers[i], (m->pv.n_peers - i) * sizeof(*m->pv.peers));
+	m->pv.n_peers++;
+	m->pv.peers[i].subnet = *sn;
+	m->pv.peers[i].attrs = e->attrs;
+	m->pv.peers[i].key = (struct lease_key){.has_v4 = true, .v4 = *sn};
 	if (m->ops.on_peer_added)
-		m->ops.on_peer_added(m->data, &m->peers[i].key, &e->attrs);
+		m->ops.on_peer_added(m->data, &m->pv.peers[i].key, &e->attrs);
 }
 
 /* Diffs every subnet of map and peers: a merge of two sorted arrays. */
@@ -386,7 +387,7 @@ void lm_emit_all(struct leasemgr *m)
 	struct ip4_net *todo;
 	size_t n = 0, i = 0, j = 0;
 
-	if (!m->ever_held)
+	if (!m->ol.ever_held)
 		return;
 	if (m->any) {
 		lm_emit_any(m);
@@ -394,25 +395,26 @@ void lm_emit_all(struct leasemgr *m)
 			m->ops.on_peers_synced(m->data);
 		return;
 	}
-	todo = malloc((m->n_map + m->n_peers + 1) * sizeof(*todo));
+	todo = malloc((m->pv.n_map + m->pv.n_peers + 1) * sizeof(*todo));
 	if (!todo) {
 		log_err("out of memory diffing peer leases");
 		return;
 	}
-	while (i < m->n_map || j < m->n_peers) {
-		int c = i == m->n_map	  ? 1
-			: j == m->n_peers ? -1
-					  : net_cmp(&m->map[i].subnet, &m->peers[j].subnet);
+	while (i < m->pv.n_map || j < m->pv.n_peers) {
+		int c = i == m->pv.n_map ? 1
+			: j == m->pv.n_peers
+				? -1
+				: net_cmp(&m->pv.map[i].subnet, &m->pv.peers[j].subnet);
 
 		if (c <= 0) {
-			todo[n++] = m->map[i++].subnet;
+			todo[n++] = m->pv.map[i++].subnet;
 			/* Other keys of the same subnet. */
-			while (i < m->n_map && ip4_net_equal(&m->map[i].subnet, &todo[n - 1]))
+			while (i < m->pv.n_map && ip4_net_equal(&m->pv.map[i].subnet, &todo[n - 1]))
 				i++;
 			if (c == 0)
 				j++;
 		} else {
-			todo[n++] = m->peers[j++].subnet;
+			todo[n++] = m->pv.peers[j++].subnet;
 		}
 	}
 	for (i = 0; i < n; i++)

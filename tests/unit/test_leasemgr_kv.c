@@ -37,9 +37,9 @@ static void test_nul_in_key_is_no_lease(void **state)
 	assert_int_equal(lm_kv_subnet(&m, &good, &sn), 0);
 	assert_int_equal(lm_kv_subnet(&m, &bad, &sn), -EINVAL);
 	assert_int_equal(lm_map_put_kv(&m, &bad, &sn), -EINVAL);
-	assert_int_equal(m.n_map, 0);
+	assert_int_equal(m.pv.n_map, 0);
 	lm_map_clear(&m);
-	free(m.map);
+	free(m.pv.map);
 }
 
 static void test_nul_in_value_is_undecodable(void **state)
@@ -51,13 +51,13 @@ static void test_nul_in_value_is_undecodable(void **state)
 	struct ip4_net sn;
 
 	assert_int_equal(lm_map_put_kv(&m, &good, &sn), 0);
-	assert_int_equal(m.n_map, 1);
-	assert_true(m.map[0].decoded);
+	assert_int_equal(m.pv.n_map, 1);
+	assert_true(m.pv.map[0].decoded);
 	assert_int_equal(lm_map_put_kv(&m, &bad, &sn), 0);
-	assert_int_equal(m.n_map, 1);
-	assert_false(m.map[0].decoded);
+	assert_int_equal(m.pv.n_map, 1);
+	assert_false(m.pv.map[0].decoded);
 	lm_map_clear(&m);
-	free(m.map);
+	free(m.pv.map);
 }
 
 int main(void)

@@ -65,9 +65,9 @@ static void mgr(struct leasemgr *m, struct calls *c)
 	assert_int_equal(netconf_parse(json, strlen(json), &m->nc, NULL, 0), 0);
 	m->cfg = LM_CONFIG_LOADED;
 	m->public_ip = 0xc6120001u;
-	m->own_state = LM_OWN_HELD;
-	m->ever_held = true;
-	m->own = (struct ip4_net){0x0af40300u, 24};
+	m->ol.state = LM_OWN_HELD;
+	m->ol.ever_held = true;
+	m->ol.own = (struct ip4_net){0x0af40300u, 24};
 	m->ops = (struct leasemgr_ops){
 		.on_peer_added = added, .on_peer_updated = updated, .on_peer_removed = removed};
 	m->data = c;
@@ -126,11 +126,11 @@ static void test_aliases(void **state)
 	assert_int_equal(c.last_ip, 0xc6120043u);
 	del(&m, ALIAS);
 	assert_int_equal(c.removed, 1);
-	assert_int_equal(m.n_peers, 0);
-	assert_int_equal(m.n_map, 0);
+	assert_int_equal(m.pv.n_peers, 0);
+	assert_int_equal(m.pv.n_map, 0);
 	lm_map_clear(&m);
-	free(m.map);
-	free(m.peers);
+	free(m.pv.map);
+	free(m.pv.peers);
 }
 
 static void test_own_subnet_alias(void **state)
@@ -148,15 +148,15 @@ static void test_own_subnet_alias(void **state)
 	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 1);
 	assert_int_equal(m.rejected[PEER_REJ_OWN_IP], 1);
 	/* the gauge counts the keys skipped now */
-	for (size_t i = 0; i < m.n_map; i++)
-		if (m.map[i].judged && m.map[i].verdict != PEER_ACCEPTED)
-			st.leases_rejected[m.map[i].verdict]++;
+	for (size_t i = 0; i < m.pv.n_map; i++)
+		if (m.pv.map[i].judged && m.pv.map[i].verdict != PEER_ACCEPTED)
+			st.leases_rejected[m.pv.map[i].verdict]++;
 	assert_int_equal(st.leases_rejected[PEER_REJ_OWN_SUBNET], 1);
 	del(&m, OWNDS);
 	assert_int_equal(c.removed, 0);
 	lm_map_clear(&m);
-	free(m.map);
-	free(m.peers);
+	free(m.pv.map);
+	free(m.pv.peers);
 }
 
 /* A watch repeating a value and a re-list rebuilding every entry count and
@@ -184,14 +184,14 @@ static void test_relist_counts_once(void **state)
 		lm_staging_clear(&m);
 		lm_emit_all(&m);
 	}
-	assert_int_equal(m.n_map, 1);
+	assert_int_equal(m.pv.n_map, 1);
 	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 1);
 	put(&m, HALF, V("198.18.0.67", "02:00:00:00:00:66"), 9);
 	assert_int_equal(m.rejected[PEER_REJ_LENGTH], 2);
 	lm_map_clear(&m);
-	free(m.map);
-	free(m.smap);
-	free(m.peers);
+	free(m.pv.map);
+	free(m.pv.smap);
+	free(m.pv.peers);
 }
 
 int main(void)
