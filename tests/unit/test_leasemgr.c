@@ -1,6 +1,6 @@
 /* Lease manager pieces that need no etcd: choosing a free subnet. The
- * acquire / watch state machine is tested against a real etcd by
- * tests/integration/test_lease_*.sh. */
+ * state machines run against an in-memory etcd in test_lease_sm.c and
+ * against a real etcd in tests/integration/test_lease_*.sh. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

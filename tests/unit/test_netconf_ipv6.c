@@ -1,5 +1,5 @@
 /* Network config: dual stack and IPv6 only (netconf_parse_any), and the
- * daemon's parser still refusing both. */
+ * daemon's parser agreeing with it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
