@@ -86,6 +86,11 @@ link=$(ip -n "$N1" -d link show weft-v6.1)
 for want in "mtu 1430" "vxlan id 1 local 2001:db8:18::1" "dstport 8472" "nolearning"; do
 	grep -q -- "$want" <<<"$link" || fail "weft-v6.1 lacks '$want': $link"
 done
+# The address may land a moment after the link (bounded wait).
+for _ in $(seq 50); do
+	ip -n "$N1" -6 addr show dev weft-v6.1 | grep -q "inet6 fd00:10:244:1::/128" && break
+	sleep 0.1
+done
 ip -n "$N1" -6 addr show dev weft-v6.1 | grep -q "inet6 fd00:10:244:1::/128" ||
 	fail "no /128 on weft-v6.1: $(ip -n "$N1" -6 addr show dev weft-v6.1)"
 mac2=$(ip -n "$N2" link show weft-v6.1 | awk '/link\/ether/ {print $2}')
