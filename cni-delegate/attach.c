@@ -138,23 +138,6 @@ static int ensure_bridge(struct nl_sock *s, const struct attach_spec *sp, struct
 	return 0;
 }
 
-static int enable_forwarding(void)
-{
-	char c = 0;
-	int fd, ret = 0;
-
-	fd = open("/proc/sys/net/ipv4/ip_forward", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (read(fd, &c, 1) == 1 && c == '1')
-		goto out;
-	if (pwrite(fd, "1", 1, 0) != 1)
-		ret = -errno;
-out:
-	close(fd);
-	return ret;
-}
-
 struct batch_err {
 	int err;
 	unsigned idx;
@@ -290,12 +273,12 @@ static int pod_nodad(const struct attach_spec *sp, struct cni_err *e)
 /* Forwarding on in the node for each family the pod has. */
 static int node_forwarding(const struct attach_spec *sp, struct cni_err *e)
 {
-	int ret = sp->v6_only ? 0 : enable_forwarding();
+	int ret = sp->v6_only ? 0 : attach_sysctl_ensure("/proc/sys/net/ipv4/ip_forward", '1');
 
 	if (ret)
 		return cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv4 forwarding: %s",
 				strerror(-ret));
-	ret = sp->has_v6 ? attach6_enable_forwarding() : 0;
+	ret = sp->has_v6 ? attach_sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", '1') : 0;
 	if (ret)
 		return cni_fail(e, CNI_ERR_INTERNAL, NULL, "enabling IPv6 forwarding: %s",
 				strerror(-ret));

@@ -67,16 +67,19 @@ int attach6_bridge_addr(struct nl_sock *s, int ifindex, const struct in6_addr *g
 	return ret == -EEXIST ? 0 : ret;
 }
 
-static int write_sysctl(const char *path, const char *val)
+int attach_sysctl_ensure(const char *path, char val)
 {
-	size_t len = strlen(val);
+	char c = 0;
 	int fd, ret = 0;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, val, len) != (ssize_t)len)
-		ret = -errno;
+	/* Written only when it differs: most pods find it set already. */
+	if (read(fd, &c, 1) != 1 || c != val) {
+		if (pwrite(fd, &val, 1, 0) != 1)
+			ret = -errno;
+	}
 	close(fd);
 	return ret;
 }
@@ -95,28 +98,11 @@ int attach6_pod_nodad(int netns_fd, const char *ifname)
 		ret = -errno;
 		goto out;
 	}
-	ret = write_sysctl(path, "0");
+	ret = attach_sysctl_ensure(path, '0');
 	if (setns(self, CLONE_NEWNET) < 0 && !ret)
 		ret = -errno;
 out:
 	close(self);
-	return ret;
-}
-
-int attach6_enable_forwarding(void)
-{
-	char c = 0;
-	int fd, ret = 0;
-
-	fd = open("/proc/sys/net/ipv6/conf/all/forwarding", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (read(fd, &c, 1) == 1 && c == '1')
-		goto out;
-	if (pwrite(fd, "1", 1, 0) != 1)
-		ret = -errno;
-out:
-	close(fd);
 	return ret;
 }
 

@@ -26,8 +26,9 @@ int attach6_bridge_addr(struct nl_sock *s, int ifindex, const struct in6_addr *g
 /* accept_dad=0 for ifname inside the pod namespace (before it comes up,
  * so its link-local address skips DAD too). 0 or -errno. */
 int attach6_pod_nodad(int netns_fd, const char *ifname);
-/* net.ipv6.conf.all.forwarding=1 in our namespace. 0 or -errno. */
-int attach6_enable_forwarding(void);
+/* Sets a one-character sysctl file (e.g. forwarding "1") unless it holds
+ * val already. 0 or -errno. */
+int attach_sysctl_ensure(const char *path, char val);
 
 /* CHECK: is addr/prefix on ifindex, and not tentative? Is a route to
  * dst/dst_len (via gw unless gw is NULL) in the main table? */
