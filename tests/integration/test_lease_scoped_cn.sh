@@ -11,6 +11,7 @@
 # timeout: 300
 source "$WEFT_SRC/tests/lib/harness.sh"
 source "$WEFT_SRC/tests/integration/lease_common.sh"
+source "$WEFT_SRC/tests/integration/scoped_common.sh"
 h_init
 h_underlay
 for n in 1 2 3; do
@@ -60,79 +61,9 @@ NODE=(--etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/weft.crt" --etcd-keyfile
 	--lease-ttl 4)
 L_ENDPOINTS=https://$H_ETCD_IP:2379
 
-lease_id() { h_etcdctl get "$1" -w fields | sed -n 's/^"Lease" : //p'; }
-has_route() { ip -n "$(h_node_ns "$1")" route show proto 87 | h_grep "^$2 "; }
-no_route() { ! has_route "$@"; }
-
-# Fresh start: the config is absent, so node 1 writes it as weft (gRPC).
-[ -z "$(h_etcdctl get "$L_PREFIX/config")" ] || h_fail "config present before the start"
-t0=$(date +%s%N)
-l_start 1 "${NODE[@]}" --net-config-file "$H_TMP/net-conf.json"
-h_wait_for 15 "node 1 subnet.env as weft" test -s "$(h_subnet_file 1)" ||
-	{ cat "$H_TMP/n1.log" >&2; h_fail "no lease as weft"; }
-h_log "node 1 ready after $((($(date +%s%N) - t0) / 1000000)) ms"
+sc_lifecycle
+# weftd chose gRPC for a certificate without a user name; only its log says.
 h_grep "etcd transport: grpc" "$H_TMP/n1.log" || h_fail "node 1 did not choose gRPC"
-h_assert_eq "$(jq -cS . <<<"$netconf")" "$(h_etcdctl get --print-value-only "$L_PREFIX/config" | jq -cS .)" \
-	"config written by weft"
-key1=$(l_key_of 198.18.0.1)
-h_assert_eq "$(l_value 198.18.0.1)" "$(h_etcdctl get --print-value-only "$key1")" "node 1 lease"
-id1=$(lease_id "$key1")
-[ "${id1:-0}" != 0 ] || h_fail "node 1's key has no etcd lease"
-
-# A reservation with an outdated value: node 3 takes it and updates it.
-RES=$L_PREFIX/subnets/10.244.150.0-24
-h_etcdctl put "$RES" '{"PublicIP":"198.18.0.3","BackendType":"vxlan"}' >/dev/null
-l_start 3 "${NODE[@]}"
-l_start 2 "${NODE[@]}"
-for n in 2 3; do
-	h_wait_for 15 "node $n subnet.env as weft" test -s "$(h_subnet_file "$n")" ||
-		{ cat "$H_TMP/n$n.log" >&2; h_fail "node $n got no lease"; }
-done
-h_assert_eq 10.244.150.1/24 "$(l_env_subnet 3)" "node 3 took its reservation"
-h_assert_eq "$(l_value 198.18.0.3)" "$(h_etcdctl get --print-value-only "$RES")" "reservation updated"
-h_assert_eq 0 "$(l_field "$RES" lease)" "reservation stays without lease"
-key2=$(l_key_of 198.18.0.2)
-sub1=$(l_key_subnet "$key1") sub2=$(l_key_subnet "$key2") sub3=10.244.150.0/24
-for pair in "1 $sub2" "1 $sub3" "2 $sub1" "2 $sub3" "3 $sub1" "3 $sub2"; do
-	read -r n sub <<<"$pair"
-	h_wait_for 10 "node $n routes $sub" has_route "$n" "$sub" || h_fail "node $n has no route to $sub"
-done
-
-# Keepalive: the lease TTL (4 s) runs out twice over; same etcd lease.
-sleep 8
-h_assert_eq "$id1" "$(lease_id "$key1")" "node 1's etcd lease after 8 s"
-remaining=$(h_etcdctl lease timetolive "$(printf '%x' "$id1")" | sed -n 's/.*remaining(\(-*[0-9]*\)s).*/\1/p')
-[ "${remaining:-0}" -gt 0 ] || h_fail "node 1's lease not renewed (remaining ${remaining:-?} s)"
-
-# Restart: node 1 takes its own key back (same subnet, same etcd lease).
-l_stop 1
-: >"$H_TMP/n1.log"
-l_start 1 "${NODE[@]}" --net-config-file "$H_TMP/net-conf.json"
-l_wait_log 1 15 "subnet $sub1 acquired \(reused\)" ||
-	{ cat "$H_TMP/n1.log" >&2; h_fail "node 1 did not reuse its lease after the restart"; }
-h_assert_eq "$key1" "$(l_key_of 198.18.0.1)" "node 1 key after restart"
-h_assert_eq "$id1" "$(lease_id "$key1")" "node 1 etcd lease after restart"
-
-# A peer leaving: node 2 dies, its lease expires, nodes 1 and 3 drop it.
-l_stop 2 KILL
-for n in 1 3; do
-	h_wait_for 15 "node $n drops $sub2" no_route "$n" "$sub2" || h_fail "node $n kept $sub2"
-done
-has_route 1 "$sub3" || h_fail "node 1 lost its route to node 3"
-
-# etcd restarts: watch and keepalive come back over a new connection.
-h_etcd_stop TERM
-h_etcd_start "${ETCD_ARGS[@]}"
-h_etcdctl put "$L_PREFIX/subnets/10.244.203.0-24" "$(l_value 198.18.0.96)" >/dev/null
-for n in 1 3; do
-	h_wait_for 20 "node $n sees a lease added after the etcd restart" has_route "$n" 10.244.203.0/24 ||
-		{ tail -20 "$H_TMP/n$n.log" >&2; h_fail "node $n: no watch after the etcd restart"; }
-done
-sleep 6
-h_assert_eq "$id1" "$(lease_id "$key1")" "node 1's etcd lease after the etcd restart"
-for n in 1 3; do
-	l_alive "$n" || h_fail "weftd of node $n exited"
-done
 
 # The same certificate outside the prefix (etcdctl speaks gRPC too). The
 # probe works: inside the prefix it reads node 1's key.
