@@ -389,21 +389,24 @@ int leasemgr_pick_free(const struct netconf *nc, const uint32_t *taken, size_t n
 static int pick4(struct leasemgr *m, struct ip4_net *out)
 {
 	struct ip4_net *taken;
+	size_t n = 0;
 	uint64_t r;
 	int ret;
 
 	taken = malloc((m->pv.n_map + 1) * sizeof(*taken));
 	if (!taken)
 		return -ENOMEM;
+	/* IPv6-only keys hold no IPv4 subnet. */
 	for (size_t i = 0; i < m->pv.n_map; i++)
-		taken[i] = m->pv.map[i].subnet;
-	if (m->ol.have_prefer && subnet_is_free(&m->nc, taken, m->pv.n_map, &m->ol.prefer)) {
+		if (!m->pv.map[i].has_lk || m->pv.map[i].lk.has_v4)
+			taken[n++] = m->pv.map[i].subnet;
+	if (m->ol.have_prefer && subnet_is_free(&m->nc, taken, n, &m->ol.prefer)) {
 		*out = m->ol.prefer;
 		ret = 0;
 		goto free_taken;
 	}
 	r = ((uint64_t)rnd32() << 32) | rnd32();
-	ret = subnet_pick_free(&m->nc, taken, m->pv.n_map, r, out);
+	ret = subnet_pick_free(&m->nc, taken, n, r, out);
 free_taken:
 	free(taken);
 	return ret;
